@@ -1,0 +1,3 @@
+"""coda: a terminal coding agent."""
+
+__version__ = "0.1.0"

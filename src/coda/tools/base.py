@@ -1,0 +1,112 @@
+"""What a tool is: its spec, the context it runs in, what it returns, and input validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from coda.messages import ImageBlock, JsonObject, TextBlock
+
+
+class ToolError(Exception):
+    """A failure to report to the model as an is_error result; the loop goes on."""
+
+
+@dataclass(slots=True)
+class FileStamp:
+    """What a Read saw, so later edits can tell whether the file changed since."""
+
+    mtime_ns: int
+    size: int
+    sha256: str
+
+
+@dataclass(slots=True)
+class ToolContext:
+    cwd: Path
+    # Paths the model has read in this session, keyed by resolved absolute path.
+    read_files: dict[Path, FileStamp] = field(default_factory=dict)
+    # The model accepts image content in tool results.
+    supports_images: bool = True
+
+
+@dataclass(slots=True)
+class ToolOutput:
+    content: list[TextBlock | ImageBlock]
+    is_error: bool = False
+    # One short line for the person ("Read 120 lines"), not sent to the model.
+    summary: str = ""
+
+    @classmethod
+    def text(cls, text: str, *, summary: str = "", is_error: bool = False) -> ToolOutput:
+        return cls([TextBlock(text)], is_error=is_error, summary=summary)
+
+
+class Tool(Protocol):
+    name: str
+    description: str
+    input_schema: JsonObject
+
+    def is_mutating(self, args: JsonObject) -> bool:
+        """True when the call may change anything. When in doubt, a tool says True."""
+        ...
+
+    async def run(self, args: JsonObject, ctx: ToolContext) -> ToolOutput: ...
+
+
+def load_description(name: str) -> str:
+    """Tool descriptions are prompts, so they live as files beside the tools."""
+    return (resources.files("coda.tools") / "descriptions" / f"{name}.md").read_text("utf-8").strip()
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def validate_input(schema: JsonObject, args: Any) -> list[str]:
+    """Check the model's input against the subset of JSON Schema that tools use.
+
+    Returns problems worded for the model; an empty list means the input is usable.
+    """
+    if not isinstance(args, dict):
+        return [f"input must be an object, got {type(args).__name__}"]
+    problems: list[str] = []
+    properties: dict[str, JsonObject] = schema.get("properties", {})
+    for name in schema.get("required", []):
+        if name not in args:
+            problems.append(f"missing required field {name!r}")
+    for name, value in args.items():
+        prop = properties.get(name)
+        if prop is None:
+            if schema.get("additionalProperties", True) is False:
+                problems.append(f"unknown field {name!r}")
+            continue
+        problems.extend(_check_value(name, prop, value))
+    return problems
+
+
+def _check_value(name: str, prop: JsonObject, value: Any) -> list[str]:
+    kind = prop.get("type")
+    if isinstance(kind, str) and kind in _JSON_TYPES:
+        ok = isinstance(value, _JSON_TYPES[kind])
+        # bool is an int subclass in Python but not an integer in JSON.
+        if ok and kind in ("integer", "number") and isinstance(value, bool):
+            ok = False
+        if not ok:
+            return [f"field {name!r} must be {kind}, got {type(value).__name__}"]
+    if "enum" in prop and value not in prop["enum"]:
+        return [f"field {name!r} must be one of {prop['enum']}, got {value!r}"]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in prop and value < prop["minimum"]:
+            return [f"field {name!r} must be at least {prop['minimum']}"]
+        if "maximum" in prop and value > prop["maximum"]:
+            return [f"field {name!r} must be at most {prop['maximum']}"]
+    return []
