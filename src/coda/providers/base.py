@@ -97,9 +97,19 @@ class BlockStop:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageUpdate:
+    """Cumulative counts from the end of a stream; None means the server did not report it."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageDelta:
     stop_reason: str | None
-    usage: Usage
+    usage: UsageUpdate
     type: Literal["message_delta"] = "message_delta"
 
 
@@ -270,14 +280,15 @@ def accumulate_event(snapshot: Snapshot, event: Event) -> Snapshot:
         case InputJsonDelta(index=index, partial_json=partial):
             snapshot.partial_json[index] = snapshot.partial_json.get(index, "") + partial
         case BlockStop(index=index):
-            blk = _block(snapshot, index)
-            if isinstance(blk, ToolUseBlock) and index in snapshot.partial_json:
-                blk.input, blk.input_error = parse_tool_input(snapshot.partial_json.pop(index))
+            _finish_tool_input(snapshot, index)
         case MessageDelta(stop_reason=stop_reason, usage=usage):
             if stop_reason is not None:
                 msg.stop_reason = stop_reason
             msg.usage = _merge_usage(msg.usage, usage)
         case MessageStop():
+            # A block cut off by max_tokens may never see its stop; its input is settled here.
+            for index in list(snapshot.partial_json):
+                _finish_tool_input(snapshot, index)
             snapshot.complete = True
         case StreamRetry():
             return Snapshot()
@@ -286,13 +297,22 @@ def accumulate_event(snapshot: Snapshot, event: Event) -> Snapshot:
     return snapshot
 
 
-def _merge_usage(start: Usage, delta: Usage) -> Usage:
-    # message_delta usage is cumulative; zero fields mean "not reported", so keep the start's.
+def _finish_tool_input(snapshot: Snapshot, index: int) -> None:
+    raw = snapshot.partial_json.pop(index, None)
+    blk = _block(snapshot, index)
+    if raw is not None and isinstance(blk, ToolUseBlock):
+        blk.input, blk.input_error = parse_tool_input(raw)
+
+
+def _merge_usage(start: Usage, update: UsageUpdate) -> Usage:
+    def pick(new: int | None, old: int) -> int:
+        return old if new is None else new
+
     return Usage(
-        delta.input_tokens or start.input_tokens,
-        delta.output_tokens or start.output_tokens,
-        delta.cache_creation_input_tokens or start.cache_creation_input_tokens,
-        delta.cache_read_input_tokens or start.cache_read_input_tokens,
+        pick(update.input_tokens, start.input_tokens),
+        pick(update.output_tokens, start.output_tokens),
+        pick(update.cache_creation_input_tokens, start.cache_creation_input_tokens),
+        pick(update.cache_read_input_tokens, start.cache_read_input_tokens),
     )
 
 

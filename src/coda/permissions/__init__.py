@@ -1,0 +1,1 @@
+"""Permission policies: the loop asks one of these before every tool call."""

@@ -1,0 +1,72 @@
+"""Running one message's tool calls: validation, permission, execution, concurrency.
+
+Every call yields exactly one result. Problems the model can fix (unknown tool, bad input,
+refusal, a failing tool) come back as is_error results instead of exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from coda.messages import TextBlock, ToolResultBlock, ToolUseBlock
+from coda.permissions.base import PermissionPolicy
+from coda.tools.base import Tool, ToolContext, ToolError, ToolOutput, validate_input
+
+log = logging.getLogger(__name__)
+
+
+def error_result(call: ToolUseBlock, text: str) -> ToolResultBlock:
+    return ToolResultBlock(call.id, [TextBlock(text)], is_error=True)
+
+
+class ToolRunner:
+    def __init__(
+        self, tools: dict[str, Tool], policy: PermissionPolicy, ctx: ToolContext
+    ) -> None:
+        self._tools = tools
+        self._policy = policy
+        self._ctx = ctx
+
+    async def run_all(self, calls: list[ToolUseBlock]) -> list[tuple[ToolResultBlock, ToolOutput | None]]:
+        """Run calls in order; consecutive read-only calls run concurrently."""
+        results: list[tuple[ToolResultBlock, ToolOutput | None]] = []
+        batch: list[ToolUseBlock] = []
+        for call in calls:
+            tool = self._tools.get(call.name)
+            if tool is not None and not call.input_error and not tool.is_mutating(call.input):
+                batch.append(call)
+                continue
+            results.extend(await self._gather(batch))
+            batch = []
+            results.append(await self.run_one(call))
+        results.extend(await self._gather(batch))
+        return results
+
+    async def _gather(
+        self, calls: list[ToolUseBlock]
+    ) -> list[tuple[ToolResultBlock, ToolOutput | None]]:
+        return list(await asyncio.gather(*(self.run_one(c) for c in calls)))
+
+    async def run_one(self, call: ToolUseBlock) -> tuple[ToolResultBlock, ToolOutput | None]:
+        tool = self._tools.get(call.name)
+        if tool is None:
+            names = ", ".join(sorted(self._tools))
+            return error_result(call, f"No tool named {call.name!r}. Available tools: {names}."), None
+        if call.input_error:
+            return error_result(call, f"Invalid input for {call.name}: {call.input_error}"), None
+        problems = validate_input(tool.input_schema, call.input)
+        if problems:
+            return error_result(call, f"Invalid input for {call.name}: " + "; ".join(problems)), None
+        decision = await self._policy.check(tool, call)
+        if decision.behavior == "deny":
+            return error_result(call, f"Permission denied: {decision.reason}"), None
+        try:
+            output = await tool.run(call.input, self._ctx)
+        except ToolError as exc:
+            return error_result(call, str(exc)), None
+        except (OSError, UnicodeError, ValueError) as exc:
+            # A tool that trips over the file system still answers the model.
+            return error_result(call, f"{call.name} failed: {type(exc).__name__}: {exc}"), None
+        result = ToolResultBlock(call.id, list(output.content), is_error=output.is_error)
+        return result, output

@@ -1,0 +1,1 @@
+"""What the person sees: the interactive terminal and the headless writers."""
