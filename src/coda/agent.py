@@ -40,6 +40,7 @@ class TurnConfig:
     tools: list[ToolSpec]
     max_tokens: int
     thinking_budget: int | None = None
+    thinking_effort: str | None = None
     interleaved_thinking: bool = False
     max_turns: int | None = None
 
@@ -98,6 +99,7 @@ class Agent:
             tools=cfg.tools,
             max_tokens=cfg.max_tokens,
             thinking_budget=cfg.thinking_budget,
+            thinking_effort=cfg.thinking_effort,
             interleaved_thinking=cfg.interleaved_thinking,
             cache_messages=cache_breakpoints(transcript),
         )

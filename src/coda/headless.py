@@ -47,7 +47,11 @@ def _limits(info: ModelInfo | None, max_tokens: int | None) -> ModelLimits:
         return ModelLimits(max_tokens or UNKNOWN_MODEL_MAX_TOKENS, None, True, False)
     default = min(info.max_output, DEFAULT_MAX_TOKENS)
     return ModelLimits(
-        max_tokens or default, info.max_output, info.can_think, info.interleaved_thinking
+        max_tokens or default,
+        info.max_output,
+        info.can_think,
+        info.interleaved_thinking,
+        adaptive=info.thinking_mode == "adaptive",
     )
 
 

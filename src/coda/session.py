@@ -17,6 +17,7 @@ class ModelLimits:
     max_output: int | None
     can_think: bool
     interleaved: bool
+    adaptive: bool = False
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class Session:
             self.limits.max_tokens,
             model_max_output=self.limits.max_output,
             can_think=self.limits.can_think,
+            adaptive=self.limits.adaptive,
         )
         self.notices.extend(plan.notes)
         return TurnConfig(
@@ -48,6 +50,8 @@ class Session:
             tools=self.base.tools,
             max_tokens=plan.max_tokens,
             thinking_budget=plan.budget,
+            thinking_effort=plan.effort,
+            # Adaptive thinking interleaves by itself; budget thinking needs the beta header.
             interleaved_thinking=self.limits.interleaved and plan.budget is not None,
             max_turns=self.base.max_turns,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 MIN_BUDGET = 1024
 # Room left for the visible answer when max_tokens is raised to fit a budget.
@@ -29,15 +30,36 @@ def budget_from_prompt(text: str) -> int | None:
     return None
 
 
+Effort = Literal["low", "medium", "high", "max"]
+
+
 @dataclass(frozen=True, slots=True)
 class ThinkingPlan:
     budget: int | None
     max_tokens: int
     notes: list[str] = field(default_factory=list)
+    # Set instead of a budget for models that think adaptively and take an effort level.
+    effort: Effort | None = None
+
+
+def effort_for_budget(budget: int) -> Effort:
+    """The effort level closest to a token budget, for models that refuse budgets."""
+    if budget <= 4_000:
+        return "low"
+    if budget <= 10_000:
+        return "medium"
+    if budget <= 31_999:
+        return "high"
+    return "max"
 
 
 def plan_thinking(
-    budget: int | None, max_tokens: int, *, model_max_output: int | None, can_think: bool
+    budget: int | None,
+    max_tokens: int,
+    *,
+    model_max_output: int | None,
+    can_think: bool,
+    adaptive: bool = False,
 ) -> ThinkingPlan:
     """Fit a budget into the request: at least MIN_BUDGET and below max_tokens.
 
@@ -48,6 +70,10 @@ def plan_thinking(
         return ThinkingPlan(None, max_tokens)
     if not can_think:
         return ThinkingPlan(None, max_tokens, ["this model cannot think; thinking is off"])
+    if adaptive:
+        # These models size their own thinking and reject budget_tokens; the budget
+        # becomes an effort level and max_tokens needs no room reserved.
+        return ThinkingPlan(None, max_tokens, [], effort=effort_for_budget(budget))
     notes: list[str] = []
     if budget < MIN_BUDGET:
         notes.append(f"thinking budget raised from {budget} to the minimum {MIN_BUDGET}")

@@ -146,7 +146,10 @@ def encode_request(request: ModelRequest) -> JsonObject:
             {"name": t.name, "description": t.description, "input_schema": t.input_schema}
             for t in request.tools
         ]
-    if request.thinking_budget:
+    if request.thinking_effort:
+        body["thinking"] = {"type": "adaptive"}
+        body["output_config"] = {"effort": request.thinking_effort}
+    elif request.thinking_budget:
         body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
     elif request.temperature is not None:
         body["temperature"] = request.temperature

@@ -37,6 +37,8 @@ class ModelRequest:
     tools: list[ToolSpec]
     max_tokens: int
     thinking_budget: int | None = None
+    # For adaptive-thinking models: "low" | "medium" | "high" | "max" instead of a budget.
+    thinking_effort: str | None = None
     interleaved_thinking: bool = False
     temperature: float | None = None
     # Indexes into `messages` whose last block carries a cache breakpoint (Anthropic).
