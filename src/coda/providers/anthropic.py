@@ -81,7 +81,9 @@ class AnthropicProvider:
         self._client = client
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, retry: RetryPolicy | None = None) -> AnthropicProvider:
+    def from_env(
+        cls, env: Mapping[str, str], *, retry: RetryPolicy | None = None
+    ) -> AnthropicProvider:
         return cls(
             api_key=env.get("ANTHROPIC_API_KEY") or None,
             auth_token=env.get("ANTHROPIC_AUTH_TOKEN") or None,
@@ -114,7 +116,9 @@ class AnthropicProvider:
         if self._client is None:
             self._client = make_client()
         decoder = AnthropicDecoder()
-        records = post_sse(self._client, self._url, self.headers(request), dumps(encode_request(request)))
+        records = post_sse(
+            self._client, self._url, self.headers(request), dumps(encode_request(request))
+        )
         async for record in records:
             for event in decoder.feed(record):
                 yield event
@@ -207,7 +211,11 @@ class AnthropicDecoder:
         match kind:
             case "message_start":
                 message = data["message"]
-                return [MessageStart(message["id"], message.get("model", ""), _usage(message.get("usage")))]
+                return [
+                    MessageStart(
+                        message["id"], message.get("model", ""), _usage(message.get("usage"))
+                    )
+                ]
             case "content_block_start":
                 block = _start_block(data["content_block"])
                 if block is None:
@@ -217,8 +225,8 @@ class AnthropicDecoder:
             case "content_block_delta":
                 return self._delta(data)
             case "content_block_stop":
-                index = self._index.get(data["index"])
-                return [] if index is None else [BlockStop(index)]
+                known = self._index.get(data["index"])
+                return [] if known is None else [BlockStop(known)]
             case "message_delta":
                 delta = data.get("delta") or {}
                 return [MessageDelta(delta.get("stop_reason"), _usage_update(data.get("usage")))]

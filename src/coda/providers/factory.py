@@ -77,5 +77,5 @@ def build_provider(spec: str | None, env: Mapping[str, str]) -> ProviderSetup:
     from coda.providers.openai_compat import OpenAICompatProvider
 
     reasoning = bool(choice.info and choice.info.reasoning_model)
-    provider = OpenAICompatProvider.from_env(env, reasoning_model=reasoning)
+    provider = OpenAICompatProvider.from_env(env, reasoning_model=reasoning, retry=retry)
     return ProviderSetup(choice, provider)

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the wire clients: one POST that yields SSE records or raises typed errors."""
+"""HTTP plumbing for the wire clients: one POST that yields SSE records or raises typed errors."""
 
 from __future__ import annotations
 

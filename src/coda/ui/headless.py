@@ -111,9 +111,14 @@ class HeadlessWriter:
             elif any(isinstance(b, ToolResultBlock) for b in message.content):
                 # The prompt itself is not echoed, as peers do not; tool results are.
                 self._line({"type": "user", "message": message_to_dict(message)})
-        elif self.tty and self.fmt == "text" and isinstance(message, AssistantMessage):
-            if self._streamed_text and message.tool_calls:
-                self._write("\n")
+        elif (
+            self.tty
+            and self.fmt == "text"
+            and isinstance(message, AssistantMessage)
+            and self._streamed_text
+            and message.tool_calls
+        ):
+            self._write("\n")
 
     def tool_done(self, name: str, output: ToolOutput | None, is_error: bool) -> None:
         if self.verbose or (self.tty and self.fmt == "text"):
@@ -178,5 +183,3 @@ def _assistant_dict(message: AssistantMessage) -> dict[str, Any]:
         usage=message.usage.to_dict(),
     )
     return body
-
-
