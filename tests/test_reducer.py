@@ -78,7 +78,11 @@ def test_malformed_tool_json_is_reported_not_raised() -> None:
 
 def test_retry_discards_partial_message() -> None:
     snap = Snapshot()
-    for event in [MessageStart("m", "x", Usage()), BlockStart(0, TextBlock("")), TextDelta(0, "par")]:
+    for event in [
+        MessageStart("m", "x", Usage()),
+        BlockStart(0, TextBlock("")),
+        TextDelta(0, "par"),
+    ]:
         snap = accumulate_event(snap, event)
     snap = accumulate_event(snap, StreamRetry(1, 0.0, "cut"))
     assert snap.message.content == [] and not snap.complete

@@ -55,5 +55,11 @@ def test_model_that_cannot_think_turns_it_off() -> None:
 def test_adaptive_models_get_effort_not_budget() -> None:
     plan = plan_thinking(10_000, 32_000, model_max_output=128_000, can_think=True, adaptive=True)
     assert plan.budget is None and plan.effort == "medium" and plan.max_tokens == 32_000
-    assert plan_thinking(4_000, 32_000, model_max_output=None, can_think=True, adaptive=True).effort == "low"
-    assert plan_thinking(31_999, 32_000, model_max_output=None, can_think=True, adaptive=True).effort == "high"
+    assert (
+        plan_thinking(4_000, 32_000, model_max_output=None, can_think=True, adaptive=True).effort
+        == "low"
+    )
+    assert (
+        plan_thinking(31_999, 32_000, model_max_output=None, can_think=True, adaptive=True).effort
+        == "high"
+    )

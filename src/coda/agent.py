@@ -63,7 +63,9 @@ class Agent:
         self._observer = observer
         self._totals = totals
 
-    async def run_turn(self, transcript: list[Message], prompt: UserMessage, cfg: TurnConfig) -> TurnResult:
+    async def run_turn(
+        self, transcript: list[Message], prompt: UserMessage, cfg: TurnConfig
+    ) -> TurnResult:
         """Run one user turn to its end. `transcript` grows in place and stays valid."""
         self._append(transcript, prompt)
         turns = 0

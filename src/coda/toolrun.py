@@ -21,14 +21,14 @@ def error_result(call: ToolUseBlock, text: str) -> ToolResultBlock:
 
 
 class ToolRunner:
-    def __init__(
-        self, tools: dict[str, Tool], policy: PermissionPolicy, ctx: ToolContext
-    ) -> None:
+    def __init__(self, tools: dict[str, Tool], policy: PermissionPolicy, ctx: ToolContext) -> None:
         self._tools = tools
         self._policy = policy
         self._ctx = ctx
 
-    async def run_all(self, calls: list[ToolUseBlock]) -> list[tuple[ToolResultBlock, ToolOutput | None]]:
+    async def run_all(
+        self, calls: list[ToolUseBlock]
+    ) -> list[tuple[ToolResultBlock, ToolOutput | None]]:
         """Run calls in order; consecutive read-only calls run concurrently."""
         results: list[tuple[ToolResultBlock, ToolOutput | None]] = []
         batch: list[ToolUseBlock] = []
@@ -52,12 +52,16 @@ class ToolRunner:
         tool = self._tools.get(call.name)
         if tool is None:
             names = ", ".join(sorted(self._tools))
-            return error_result(call, f"No tool named {call.name!r}. Available tools: {names}."), None
+            return error_result(
+                call, f"No tool named {call.name!r}. Available tools: {names}."
+            ), None
         if call.input_error:
             return error_result(call, f"Invalid input for {call.name}: {call.input_error}"), None
         problems = validate_input(tool.input_schema, call.input)
         if problems:
-            return error_result(call, f"Invalid input for {call.name}: " + "; ".join(problems)), None
+            return error_result(
+                call, f"Invalid input for {call.name}: " + "; ".join(problems)
+            ), None
         decision = await self._policy.check(tool, call)
         if decision.behavior == "deny":
             return error_result(call, f"Permission denied: {decision.reason}"), None

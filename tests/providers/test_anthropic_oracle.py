@@ -9,22 +9,29 @@ from typing import Any
 import anthropic
 import pytest
 
-from coda.messages import AssistantMessage, RedactedThinkingBlock, TextBlock, ThinkingBlock, ToolUseBlock, user_text
+from coda.messages import (
+    AssistantMessage,
+    RedactedThinkingBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+    user_text,
+)
 from coda.providers.anthropic import AnthropicProvider
 from coda.providers.base import ModelRequest, accumulate
 from coda.providers.retry import RetryPolicy
 from tests.fakes.replay import replay_server
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "anthropic-sse"
-RECORDED = sorted(
-    p for p in FIXTURES.glob("*") if p.suffix in (".txt", ".sse")
-)
+RECORDED = sorted(p for p in FIXTURES.glob("*") if p.suffix in (".txt", ".sse"))
 KNOWN = {"text", "thinking", "redacted_thinking", "tool_use"}
 
 
 def coda_decode(url: str) -> AssistantMessage:
     provider = AnthropicProvider(api_key="test", base_url=url, retry=RetryPolicy(max_retries=0))
-    request = ModelRequest(model="m", system="", messages=[user_text("hi")], tools=[], max_tokens=64)
+    request = ModelRequest(
+        model="m", system="", messages=[user_text("hi")], tools=[], max_tokens=64
+    )
 
     async def go() -> AssistantMessage:
         try:

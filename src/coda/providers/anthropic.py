@@ -114,7 +114,7 @@ class AnthropicProvider:
 
     async def _attempt(self, request: ModelRequest) -> AsyncIterator[Event]:
         if self._client is None:
-            self._client = make_client()
+            self._client = make_client(self._url)
         decoder = AnthropicDecoder()
         records = post_sse(
             self._client, self._url, self.headers(request), dumps(encode_request(request))

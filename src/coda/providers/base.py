@@ -323,4 +323,3 @@ def accumulate(events: list[Event]) -> AssistantMessage:
     for event in events:
         snapshot = accumulate_event(snapshot, event)
     return snapshot.message
-

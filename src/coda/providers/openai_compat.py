@@ -88,7 +88,7 @@ class OpenAICompatProvider:
 
     async def _attempt(self, request: ModelRequest) -> AsyncIterator[Event]:
         if self._client is None:
-            self._client = make_client()
+            self._client = make_client(self._url)
         body = dumps(encode_request(request, reasoning_model=self._reasoning_model))
         decoder = ChunkDecoder(model=request.model)
         # Leaving at [DONE] must release the connection now, not at garbage collection.

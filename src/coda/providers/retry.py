@@ -27,9 +27,7 @@ class RetryPolicy:
 
 class RetriesExhausted(ProviderError):
     def __init__(self, last: ProviderError, attempts: int) -> None:
-        super().__init__(
-            f"{last.message} (gave up after {attempts} attempts)", status=last.status
-        )
+        super().__init__(f"{last.message} (gave up after {attempts} attempts)", status=last.status)
         self.last = last
         self.attempts = attempts
 

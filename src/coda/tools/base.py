@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,7 +57,9 @@ class Tool(Protocol):
 
 def load_description(name: str) -> str:
     """Tool descriptions are prompts, so they live as files beside the tools."""
-    return (resources.files("coda.tools") / "descriptions" / f"{name}.md").read_text("utf-8").strip()
+    return (
+        (Path(__file__).parent / "descriptions" / f"{name}.md").read_text("utf-8").strip()
+    )
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
