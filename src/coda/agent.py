@@ -17,6 +17,7 @@ from coda.providers.base import (
     StreamBroken,
     ToolSpec,
     accumulate_event,
+    advice,
 )
 from coda.toolrun import ToolRunner, error_result
 from coda.tools.base import ToolOutput
@@ -73,7 +74,8 @@ class Agent:
             try:
                 reply = await self._query(self._request(transcript, cfg))
             except ProviderError as exc:
-                return TurnResult("error_during_execution", exc.message, turns, error=exc.message)
+                error = f"{exc.message}\n{advice(exc)}"
+                return TurnResult("error_during_execution", error, turns, error=error)
             turns += 1
             self._append(transcript, reply)
             calls = reply.tool_calls

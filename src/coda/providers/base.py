@@ -222,6 +222,24 @@ def status_error(status: int, body: str, retry_after: float | None) -> APIStatus
     return BadRequestError(detail, status=status)
 
 
+def advice(exc: ProviderError) -> str:
+    """What the person can do about a failed request, in one sentence."""
+    cause = getattr(exc, "last", exc)  # the final error behind a give-up
+    if isinstance(cause, AuthenticationError):
+        return "Check the API key (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or OPENAI_API_KEY)."
+    if isinstance(cause, RateLimitError):
+        return "The provider is rate-limiting this key: wait a minute and run again."
+    if isinstance(cause, OverloadedError | ServerError):
+        return "The provider is overloaded or failing: try again in a few minutes."
+    if isinstance(cause, ConnectionFailed):
+        return "Check the network and the base URL; `coda doctor` tests the connection."
+    if isinstance(cause, StreamBroken):
+        return "The connection kept dropping mid-reply: check the network, then run again."
+    if isinstance(cause, BadRequestError):
+        return "The provider refused the request; check the model id with `coda doctor`."
+    return "Run `coda doctor` to check the setup."
+
+
 # ---------------------------------------------------------------- reducer
 
 
