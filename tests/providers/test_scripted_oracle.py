@@ -56,7 +56,7 @@ SCRIPTS = {
 
 def coda_message(provider: Provider) -> AssistantMessage:
     request = ModelRequest(
-        model="claude-sonnet-4-5", system="s", messages=[user_text("hi")], tools=[], max_tokens=99
+        model="claude-sonnet-4-6", system="s", messages=[user_text("hi")], tools=[], max_tokens=99
     )
 
     async def go() -> AssistantMessage:
@@ -99,7 +99,7 @@ def test_anthropic_scripted_streams_agree(model_server: ModelServer, name: str) 
         base_url=model_server.anthropic_base_url, api_key="k", max_retries=0
     )
     with client.messages.stream(
-        model="claude-sonnet-4-5", max_tokens=99, messages=[{"role": "user", "content": "hi"}]
+        model="claude-sonnet-4-6", max_tokens=99, messages=[{"role": "user", "content": "hi"}]
     ) as stream:
         theirs = stream.get_final_message()
     assert [comparable(b) for b in ours.content] == [comparable(b) for b in theirs.content]

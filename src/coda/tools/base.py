@@ -57,9 +57,7 @@ class Tool(Protocol):
 
 def load_description(name: str) -> str:
     """Tool descriptions are prompts, so they live as files beside the tools."""
-    return (
-        (Path(__file__).parent / "descriptions" / f"{name}.md").read_text("utf-8").strip()
-    )
+    return (Path(__file__).parent / "descriptions" / f"{name}.md").read_text("utf-8").strip()
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {

@@ -1,0 +1,39 @@
+"""The tools a session offers, by name: built-in ones and, later, MCP ones, registered alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from coda.providers.base import ToolSpec
+from coda.tools.base import Tool
+
+
+class ToolRegistry:
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.register(tool)
+
+    def register(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self) -> list[ToolSpec]:
+        """In registration order, which keeps the request prefix stable for prompt caching."""
+        return [ToolSpec(t.name, t.description, t.input_schema) for t in self._tools.values()]
+
+
+def builtin_tools() -> list[Tool]:
+    from coda.tools.glob import GlobTool
+    from coda.tools.grep import GrepTool
+    from coda.tools.ls import LSTool
+    from coda.tools.read import ReadTool
+
+    return [ReadTool(), GlobTool(), GrepTool(), LSTool()]

@@ -1,0 +1,85 @@
+"""The registry and the four built-in tools' declarations as the model sees them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from coda.tools.base import ToolContext, validate_input
+from coda.tools.registry import ToolRegistry, builtin_tools
+from tests.tools.conftest import text_of, write
+
+
+def test_builtin_tools_register_by_name() -> None:
+    registry = ToolRegistry(builtin_tools())
+    assert registry.names() == ["Read", "Glob", "Grep", "LS"]
+    read = registry.get("Read")
+    assert read is not None and read.name == "Read"
+    assert registry.get("Write") is None
+    specs = registry.specs()
+    assert [s.name for s in specs] == registry.names()
+    assert specs[0].description == read.description
+    assert specs[0].input_schema is read.input_schema
+
+
+def test_duplicate_names_are_refused() -> None:
+    registry = ToolRegistry(builtin_tools())
+    with pytest.raises(ValueError, match="'Grep' is already registered"):
+        registry.register(builtin_tools()[2])
+
+
+def test_declarations_are_compatible_and_small() -> None:
+    fields = {
+        "Read": {"file_path", "offset", "limit"},
+        "Glob": {"pattern", "path"},
+        "Grep": {
+            "pattern", "path", "glob", "type", "output_mode",
+            "-i", "-n", "-A", "-B", "-C", "multiline", "head_limit",
+        },
+        "LS": {"path", "ignore"},
+    }  # fmt: skip
+    total = 0
+    for tool in builtin_tools():
+        schema = tool.input_schema
+        assert set(schema["properties"]) == fields[tool.name]
+        assert schema["additionalProperties"] is False
+        assert not tool.is_mutating({})
+        assert 200 < len(tool.description) < 1200
+        total += len(tool.description) + len(json.dumps(schema))
+    assert total < 7000
+
+
+def test_schemas_accept_typical_calls_and_reject_unknown_fields() -> None:
+    tools = {t.name: t for t in builtin_tools()}
+    calls = {
+        "Read": {"file_path": "/a", "offset": 10, "limit": 5},
+        "Glob": {"pattern": "**/*.py", "path": "/a"},
+        "Grep": {"pattern": "x", "output_mode": "content", "-i": True, "-C": 2, "head_limit": 5},
+        "LS": {"path": "/a", "ignore": ["*.log"]},
+    }
+    for name, args in calls.items():
+        assert validate_input(tools[name].input_schema, args) == []
+        assert validate_input(tools[name].input_schema, {**args, "bogus": 1}) == [
+            "unknown field 'bogus'"
+        ]
+    assert validate_input(tools["Grep"].input_schema, {"pattern": "x", "output_mode": "all"})
+
+
+async def test_read_only_tools_run_concurrently_on_one_context(tmp_path: Path) -> None:
+    import asyncio
+
+    for i in range(8):
+        write(tmp_path, f"f{i}.txt", f"file {i}\n")
+    registry = ToolRegistry(builtin_tools())
+    ctx = ToolContext(cwd=tmp_path)
+    read, grep = registry.get("Read"), registry.get("Grep")
+    assert read is not None and grep is not None
+    outs = await asyncio.gather(
+        *(read.run({"file_path": f"f{i}.txt"}, ctx) for i in range(8)),
+        grep.run({"pattern": "file 3", "output_mode": "content", "-n": False}, ctx),
+    )
+    assert [text_of(o) for o in outs[:8]] == [f"     1\tfile {i}" for i in range(8)]
+    assert text_of(outs[8]) == f"{tmp_path}/f3.txt:file 3"
+    assert len(ctx.read_files) == 8
