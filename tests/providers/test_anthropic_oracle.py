@@ -22,7 +22,7 @@ from coda.providers.base import ModelRequest, accumulate
 from coda.providers.retry import RetryPolicy
 from tests.fakes.replay import replay_server
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "anthropic-sse"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic-sse"
 RECORDED = sorted(p for p in FIXTURES.glob("*") if p.suffix in (".txt", ".sse"))
 KNOWN = {"text", "thinking", "redacted_thinking", "tool_use"}
 
