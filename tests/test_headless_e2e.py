@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import platform
 import subprocess
 import uuid
 from pathlib import Path
@@ -69,7 +71,11 @@ def test_two_turn_read_then_answer(model_server: ModelServer, repo: Path, home: 
     ]
     assert [t["name"] for t in first["tools"]] == ["Read", "Glob", "Grep", "LS"]
     assert str(repo) in first["system"][0]["text"]
-    assert "Git repository: yes" in first["system"][0]["text"]
+    system = first["system"][0]["text"]
+    assert "Git repository: yes" in system
+    assert f"Date: {datetime.date.today().isoformat()}" in system
+    assert f"Platform: {platform.system()}" in system
+    assert "## No commits yet on" in system or "## master" in system or "## main" in system
     (result,) = tool_results(second)
     assert not result.get("is_error")
     assert "def add(a, b):" in result_text(result)

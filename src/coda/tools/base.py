@@ -60,6 +60,11 @@ def load_description(name: str) -> str:
     return (Path(__file__).parent / "descriptions" / f"{name}.md").read_text("utf-8").strip()
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 file", "2 files": summaries are read by people."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),

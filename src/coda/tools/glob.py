@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from coda.messages import JsonObject
-from coda.tools.base import ToolContext, ToolError, ToolOutput, load_description
+from coda.tools.base import ToolContext, ToolError, ToolOutput, load_description, plural
 from coda.tools.read import resolve_path
 from coda.tools.ripgrep import find_rg, glob_matcher, run_rg, walk_files
 
@@ -129,7 +129,7 @@ def _render(files: list[Path], cut: bool) -> ToolOutput:
             f"\n(Showing the {len(shown):,} most recently modified of {total} files. "
             "Use a narrower pattern or path to see the rest.)"
         )
-    return ToolOutput.text(text, summary=f"Found {len(ordered):,} files")
+    return ToolOutput.text(text, summary=f"Found {plural(len(ordered), 'file')}")
 
 
 def newest_first(paths: Iterable[Path]) -> list[Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from coda.messages import JsonObject
-from coda.tools.base import ToolContext, ToolError, ToolOutput, load_description
+from coda.tools.base import ToolContext, ToolError, ToolOutput, load_description, plural
 from coda.tools.glob import newest_first
 from coda.tools.read import resolve_path
 from coda.tools.ripgrep import find_rg, glob_matcher, run_rg, walk_files
@@ -199,11 +199,11 @@ def _noun(mode: Mode) -> str:
 def _summary(lines: list[str], mode: Mode, stopped: bool) -> str:
     more = "+" if stopped else ""
     if mode == "files_with_matches":
-        return f"Found {len(lines):,}{more} files"
+        return f"Found {plural(len(lines), 'file')}{more}"
     if mode == "count":
         total = sum(int(n) for n in (line.rpartition(":")[2] for line in lines) if n.isdigit())
-        return f"Found {total:,}{more} matching lines in {len(lines):,} files"
-    return f"Found {len(lines):,}{more} lines"
+        return f"Found {plural(total, 'matching line')}{more} in {plural(len(lines), 'file')}"
+    return f"Found {plural(len(lines), 'line')}{more}"
 
 
 # ---------------------------------------------------------------- fallback without rg
