@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from coda.messages import ImageBlock, JsonObject, TextBlock
 
@@ -22,13 +22,51 @@ class FileStamp:
     sha256: str
 
 
+TodoStatus = Literal["pending", "in_progress", "completed"]
+
+
+@dataclass(slots=True)
+class TodoItem:
+    content: str
+    status: TodoStatus
+    # The present-tense form shown while the item is in progress ("Running the tests").
+    active_form: str = ""
+
+
+class SessionResource(Protocol):
+    """Something a tool starts that must end with the session (a shell, a server job)."""
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(slots=True)
+class CachedPage:
+    fetched_at: float  # time.monotonic()
+    url: str  # the final URL after redirects
+    markdown: str
+
+
 @dataclass(slots=True)
 class ToolContext:
+    """Session state the tools share. One per session; tools mutate it in place."""
+
     cwd: Path
     # Paths the model has read in this session, keyed by resolved absolute path.
     read_files: dict[Path, FileStamp] = field(default_factory=dict)
     # The model accepts image content in tool results.
     supports_images: bool = True
+    # The model's task list, replaced whole by each TodoWrite call.
+    todos: list[TodoItem] = field(default_factory=list)
+    # Long-lived things tools started, by name ("shell"): closed when the session ends.
+    resources: dict[str, SessionResource] = field(default_factory=dict)
+    # WebFetch results by URL, reused for 15 minutes.
+    web_cache: dict[str, CachedPage] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        """End everything the tools started; safe to call more than once."""
+        while self.resources:
+            _, resource = self.resources.popitem()
+            await resource.aclose()
 
 
 @dataclass(slots=True)
@@ -37,6 +75,11 @@ class ToolOutput:
     is_error: bool = False
     # One short line for the person ("Read 120 lines"), not sent to the model.
     summary: str = ""
+    # What the person should see in full, when it differs from the summary (a diff).
+    display: str = ""
+    # Content from outside the workspace's control (web pages, MCP servers), which the
+    # injection guard screens and the model is told to treat as data.
+    untrusted: bool = False
 
     @classmethod
     def text(cls, text: str, *, summary: str = "", is_error: bool = False) -> ToolOutput:
