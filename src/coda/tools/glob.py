@@ -55,35 +55,58 @@ class GlobTool:
             return _render([], cut=False)
         # Hidden files are skipped, unless the pattern itself names a hidden path.
         hidden = any(p.startswith(".") and p not in (".", "..") for p in pattern.split("/"))
-        found: tuple[list[Path], bool] | None = None
+        found: tuple[list[str], bool] | None = None
         if (rg := self._locate_rg()) is not None:
             with contextlib.suppress(OSError):  # an rg that cannot run here
                 found = await _rg_glob(rg, root, pattern, hidden)
         if found is None:
-            found = await asyncio.to_thread(_walk_glob, root, pattern, hidden), False
+            walked = await asyncio.to_thread(_walk_glob, root, pattern, hidden)
+            found = [str(p) for p in await asyncio.to_thread(newest_first, walked)], False
         files, cut = found
-        return await asyncio.to_thread(_render, files, cut)
+        return _render(files, cut)
 
 
-async def _rg_glob(rg: str, root: Path, pattern: str, hidden: bool) -> tuple[list[Path], bool]:
+async def _rg_glob(rg: str, root: Path, pattern: str, hidden: bool) -> tuple[list[str], bool]:
     # Not `--glob PATTERN`: rg lets a matching --glob override .gitignore and hidden-file
-    # rules, so "*.log" would list ignored logs and "*" all of .git. rg lists what the
-    # ignore rules allow, and the pattern is matched here with the same glob semantics.
-    args = ["--files"]
+    # rules, so "*.log" would list ignored logs and "*" all of .git. A file type does not
+    # override them, so the pattern's last component becomes a type that narrows the
+    # listing; rg also orders it newest first. The whole pattern is matched here.
+    args = ["--files", "--sortr=modified"]
+    name = pattern.rstrip("/").rpartition("/")[2]
+    if name and "**" not in name and not set(name) & set(":,"):
+        # by_name_only() relies on this filter being applied for name-only patterns.
+        args += ["--type-add", f"codaglob:{name}", "--type", "codaglob"]
     if hidden:
         args += ["--hidden", "--glob", "!.git"]
     result = await run_rg(rg, args, cwd=root, max_bytes=MAX_LISTING_BYTES)
     if result.returncode == 2 and not result.stdout:
         raise ToolError(f"Glob failed: {result.stderr or 'rg exited with status 2'}")
-    return await asyncio.to_thread(_match_listing, root, pattern, result.stdout, result.truncated)
+    return await asyncio.to_thread(
+        _match_listing, root, pattern, result.stdout, result.truncated, hidden
+    )
 
 
-def _match_listing(root: Path, pattern: str, listing: bytes, cut: bool) -> tuple[list[Path], bool]:
+def _match_listing(
+    root: Path, pattern: str, listing: bytes, cut: bool, hidden: bool
+) -> tuple[list[str], bool]:
+    # Strings, not Paths: building 100,000 Path objects would double the cost of a Glob.
     lines = listing.decode("utf-8", "surrogateescape").splitlines()
     if cut:
         lines = lines[:-1]  # the last line may be a partial path
-    matcher = glob_matcher(pattern)
-    return [root / line for line in lines if line and matcher.match_file(line)], cut
+    prefix = f"{root}/" if str(root) != "/" else "/"
+    # rg's type filter lets hidden files through; only a hidden pattern wants them.
+    visible = [line for line in lines if line and (hidden or "/." not in "/" + line)]
+    if not by_name_only(pattern):
+        matcher = glob_matcher(pattern)
+        visible = [line for line in visible if matcher.match_file(line)]
+    return [prefix + line for line in visible], cut
+
+
+def by_name_only(pattern: str) -> bool:
+    """True when rg's file-type filter on the last component already decides the match:
+    "*.py" and "**/*.py" match a file name at any depth, which is what a type matches."""
+    name = pattern.removeprefix("**/")
+    return bool(name) and "/" not in name and "**" not in name and not set(name) & set(":,")
 
 
 def _walk_glob(root: Path, pattern: str, hidden: bool) -> list[Path]:
@@ -117,10 +140,10 @@ def split_fixed_prefix(root: Path, pattern: str) -> tuple[Path, str]:
     return root, f"/{rest}" if anchored and not rest.startswith("**") else rest
 
 
-def _render(files: list[Path], cut: bool) -> ToolOutput:
-    if not files:
+def _render(ordered: list[str], cut: bool) -> ToolOutput:
+    """`ordered` is newest first already."""
+    if not ordered:
         return ToolOutput.text("No files found", summary="Found 0 files")
-    ordered = newest_first(files)
     shown = ordered[:MAX_RESULTS]
     text = "\n".join(_display(p) for p in shown)
     if len(ordered) > MAX_RESULTS or cut:
@@ -144,6 +167,6 @@ def newest_first(paths: Iterable[Path]) -> list[Path]:
     return sorted(paths, key=key)
 
 
-def _display(path: Path) -> str:
+def _display(path: str) -> str:
     # Paths that are not valid UTF-8 were kept as surrogates to stay usable; show them safely.
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -135,9 +135,10 @@ def rg_arguments(query: GrepQuery) -> list[str]:
     elif query.mode == "count":
         args += ["--count", "--with-filename"]  # ordered by path afterwards
     else:
-        # Path order makes content, and what head_limit keeps, the same from run to run.
-        # It costs rg its parallelism, so only this mode pays for it.
-        args.append("--sort=path")
+        # rg searches in parallel and prints each file's lines together, in whatever order
+        # files finish; --null marks where the path ends so the files can be put in path
+        # order afterwards (same output every run) without rg's slower --sort=path.
+        args.append("--null")
         args.append("--line-number" if query.line_numbers else "--no-line-number")
         if query.after:
             args += ["--after-context", str(query.after)]
@@ -164,7 +165,42 @@ async def _rg_search(rg: str, query: GrepQuery) -> GrepResult:
     lines = result.stdout.decode("utf-8", "replace").splitlines()
     if result.truncated:
         lines = lines[:-1]  # possibly a partial line
+    if query.mode == "content":
+        lines = in_path_order(lines, context=bool(query.after or query.before))
     return GrepResult(lines, result.truncated)
+
+
+def in_path_order(lines: list[str], *, context: bool) -> list[str]:
+    """Put rg --null content output in path order, each file's lines kept together.
+
+    A line is "path\0rest"; "rest" starts with "N:" for a match and "N-" for context
+    when line numbers are on. The NUL becomes the separator rg would have printed.
+    A line without a NUL is a "--" between context groups; those between files are
+    dropped and put back between the reordered files.
+    """
+    groups: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        path, nul, rest = line.partition("\0")
+        if not nul:
+            if current is not None:
+                current.append(line)
+            continue
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        sep = rest[digits] if digits and rest[digits : digits + 1] in (":", "-") else ":"
+        current = groups.setdefault(path, [])
+        current.append(f"{path}{sep}{rest}")
+    if not groups:
+        return lines  # one file searched: rg prints no paths, and order is already fixed
+    ordered: list[str] = []
+    for path in sorted(groups):
+        group = groups[path]
+        while group and group[-1] == "--":
+            group.pop()
+        if context and ordered:
+            ordered.append("--")
+        ordered.extend(group)
+    return ordered
 
 
 def render(result: GrepResult, mode: Mode, head_limit: int) -> ToolOutput:
