@@ -460,3 +460,30 @@ def test_version_and_help(repo: Path, home: Path) -> None:
         "--thinking-budget",
     ):
         assert flag in helptext.stdout
+
+
+def test_system_prompt_git_guidance_and_trailer_setting(
+    model_server: ModelServer, repo: Path, home: Path
+) -> None:
+    model_server.enqueue(Reply("a"), Reply("b"))
+    env = anthropic_env(model_server, home)
+    assert run_coda(["-p", "x"], cwd=repo, env=env).code == 0
+    (repo / ".coda").mkdir()
+    (repo / ".coda" / "settings.json").write_text(json.dumps({"includeCoAuthoredBy": False}))
+    assert run_coda(["-p", "x"], cwd=repo, env=env).code == 0
+    on, off = (r.body["system"][0]["text"] for r in model_server.requests)
+    for system in (on, off):
+        assert "force-push" in system and "--no-verify" in system
+        assert "Stage the files you mean to commit by name" in system
+    assert "Co-Authored-By: coda" in on
+    assert "Co-Authored-By" not in off
+
+
+def test_bad_setting_type_is_named(repo: Path, home: Path) -> None:
+    (repo / ".coda").mkdir()
+    (repo / ".coda" / "settings.json").write_text(json.dumps({"includeCoAuthoredBy": "no"}))
+    env = clean_env(home)
+    env["ANTHROPIC_API_KEY"] = "k"
+    run = run_coda(["-p", "x"], cwd=repo, env=env)
+    assert run.code == 2
+    assert "includeCoAuthoredBy" in run.stderr and "settings.json" in run.stderr

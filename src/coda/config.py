@@ -52,12 +52,28 @@ def _read_json(path: Path) -> dict[str, object]:
     return value
 
 
-def model_setting(cwd: Path, env: Mapping[str, str]) -> str | None:
-    model: str | None = None
+def merged_settings(cwd: Path, env: Mapping[str, str]) -> dict[str, object]:
+    """Top-level keys from every settings file; a later (higher) file wins per key."""
+    merged: dict[str, object] = {}
     for path in settings_files(cwd, env):
-        value = _read_json(path).get("model")
-        if value is not None:
-            if not isinstance(value, str):
-                raise SettingsError(f"{path}: key 'model' must be a string")
-            model = value
-    return model
+        for key, value in _read_json(path).items():
+            merged[key] = value
+            merged[f"{key}@"] = str(path)  # where it came from, for error messages
+    return merged
+
+
+def _typed(settings: dict[str, object], key: str, kind: type) -> object:
+    value = settings.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise SettingsError(f"{settings[key + '@']}: key {key!r} must be a {kind.__name__}")
+    return value
+
+
+def model_setting(settings: dict[str, object]) -> str | None:
+    value = _typed(settings, "model", str)
+    return value if isinstance(value, str) else None
+
+
+def co_authored_by(settings: dict[str, object]) -> bool:
+    """Whether commits carry coda's Co-Authored-By trailer (on unless turned off)."""
+    return _typed(settings, "includeCoAuthoredBy", bool) is not False

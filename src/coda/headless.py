@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from coda.agent import Agent, TurnConfig, TurnResult
-from coda.config import SettingsError, model_setting
+from coda.config import SettingsError, co_authored_by, merged_settings, model_setting
 from coda.permissions.headless import ToolNamePolicy
 from coda.providers.base import ConfigurationError, ToolSpec
 from coda.providers.catalog import ModelInfo, cost_usd
@@ -67,8 +67,11 @@ def _explicit_budget(opts: HeadlessOptions, env: Mapping[str, str]) -> int | Non
     return None
 
 
-def _system_prompt(opts: HeadlessOptions, cwd: Path) -> str:
-    system = opts.system_prompt if opts.system_prompt is not None else build_system_prompt(cwd)
+def _system_prompt(opts: HeadlessOptions, cwd: Path, settings: dict[str, object]) -> str:
+    if opts.system_prompt is not None:
+        system = opts.system_prompt
+    else:
+        system = build_system_prompt(cwd, co_authored_by=co_authored_by(settings))
     if opts.append_system_prompt:
         system = system.rstrip("\n") + "\n\n" + opts.append_system_prompt
     return system
@@ -79,9 +82,11 @@ def run_headless(
 ) -> int:
     started = time.perf_counter()
     try:
-        spec = opts.model or env.get("CODA_MODEL") or model_setting(cwd, env)
+        settings = merged_settings(cwd, env)
+        spec = opts.model or env.get("CODA_MODEL") or model_setting(settings)
         setup = build_provider(spec, env)
         budget = _explicit_budget(opts, env)
+        system = _system_prompt(opts, cwd, settings)
     except (ConfigurationError, SettingsError) as exc:
         err.write(f"coda: {exc}\n")
         return 2
@@ -95,7 +100,7 @@ def run_headless(
         color=out.isatty() and "NO_COLOR" not in env,
         verbose=opts.verbose,
     )
-    session = _build_session(opts, setup, tools, writer, cwd, budget)
+    session = _build_session(opts, setup, tools, writer, cwd, budget, system)
     writer.session_id = session.session_id
     if setup.choice.info is None:
         writer.notice(
@@ -129,27 +134,32 @@ def _build_session(
     writer: HeadlessWriter,
     cwd: Path,
     budget: int | None,
+    system: str,
 ) -> Session:
     info = setup.choice.info
     totals = Totals(pricer=lambda _model, usage: cost_usd(info, usage))
+    tool_ctx = ToolContext(cwd=cwd)
     runner = ToolRunner(
         {t.name: t for t in tools},
         ToolNamePolicy(allowed=opts.allowed, disallowed=opts.disallowed),
-        ToolContext(cwd=cwd),
+        tool_ctx,
     )
     base = TurnConfig(
         model=setup.choice.model_id,
-        system=_system_prompt(opts, cwd),
+        system=system,
         tools=[ToolSpec(t.name, t.description, t.input_schema) for t in tools],
         max_tokens=0,
         max_turns=opts.max_turns,
     )
     agent = Agent(setup.provider, runner, writer, totals)
-    return Session(agent, base, _limits(info, opts.max_tokens), totals, thinking_budget=budget)
+    limits = _limits(info, opts.max_tokens)
+    return Session(agent, base, limits, totals, tool_ctx, thinking_budget=budget)
 
 
 async def _run(session: Session, setup: ProviderSetup, prompt: str) -> TurnResult:
     try:
         return await session.submit(prompt)
     finally:
+        # Background jobs and the shell end with the session, even on Ctrl-C.
+        await session.tool_ctx.aclose()
         await setup.provider.aclose()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from coda.agent import Agent, TurnConfig, TurnResult
 from coda.messages import Message, user_text
 from coda.thinking import budget_from_prompt, plan_thinking
+from coda.tools.base import ToolContext
 from coda.usage import Totals
 
 
@@ -26,6 +27,7 @@ class Session:
     base: TurnConfig
     limits: ModelLimits
     totals: Totals
+    tool_ctx: ToolContext
     # An explicit budget (flag or MAX_THINKING_TOKENS) wins over words in the prompt.
     thinking_budget: int | None = None
     notices: list[str] = field(default_factory=list)

@@ -33,9 +33,20 @@ def git_summary(cwd: Path) -> tuple[bool, str]:
     return True, "\n".join(shown)
 
 
-def build_system_prompt(cwd: Path, *, today: dt.date | None = None) -> str:
+CO_AUTHOR_TRAILER = "Co-Authored-By: coda <noreply@coda.invalid>"
+
+
+def build_system_prompt(
+    cwd: Path, *, today: dt.date | None = None, co_authored_by: bool = True
+) -> str:
     is_git, status = git_summary(cwd)
     status_block = f"- Git status (at start):\n{status}" if is_git else ""
+    trailer = (
+        f"\n- End the message with the trailer line `{CO_AUTHOR_TRAILER}`."
+        if co_authored_by
+        else ""
+    )
+    git_guide = render("git", co_author=trailer) if is_git else ""
     return render(
         "system",
         date=(today or dt.date.today()).isoformat(),
@@ -43,4 +54,5 @@ def build_system_prompt(cwd: Path, *, today: dt.date | None = None) -> str:
         platform=f"{platform.system()} {platform.release()}",
         is_git="yes" if is_git else "no",
         git_status=status_block,
+        git_guide=git_guide,
     )
