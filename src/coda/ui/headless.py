@@ -125,6 +125,9 @@ class HeadlessWriter:
             mark = "✗" if is_error else "✓"
             summary = output.summary if output is not None and output.summary else ""
             self.err.write(f"{mark} {name} {summary}".rstrip() + "\n")
+            if output is not None and output.display:
+                # Diffs and the todo checklist: what the person needs to review the change.
+                self.err.write(output.display.rstrip("\n") + "\n")
             self.err.flush()
 
     # -- lifecycle
