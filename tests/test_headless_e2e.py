@@ -27,6 +27,10 @@ from tests.fakes.script import (
 from tests.helpers import anthropic_env, clean_env, result_text, run_coda, tool_results
 
 OLD_SONNET = "claude-3-7-sonnet-20250219"
+ALL_TOOLS = [
+    "Read", "Write", "Edit", "MultiEdit", "Glob", "Grep", "LS",
+    "Bash", "BashOutput", "KillShell", "TodoWrite", "WebFetch",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -69,7 +73,7 @@ def test_two_turn_read_then_answer(model_server: ModelServer, repo: Path, home: 
             ],
         }
     ]
-    assert [t["name"] for t in first["tools"]] == ["Read", "Glob", "Grep", "LS"]
+    assert [t["name"] for t in first["tools"]] == ALL_TOOLS
     assert str(repo) in first["system"][0]["text"]
     system = first["system"][0]["text"]
     assert "Git repository: yes" in system
@@ -149,7 +153,7 @@ def test_stream_json_shape_with_thinking(model_server: ModelServer, repo: Path, 
     init = lines[0]
     assert (init["type"], init["subtype"]) == ("system", "init")
     assert init["model"] == OLD_SONNET and init["cwd"] == str(repo)
-    assert init["tools"] == ["Read", "Glob", "Grep", "LS"]
+    assert init["tools"] == ALL_TOOLS
     session = init["session_id"]
     assert all(line["session_id"] == session for line in lines)
     kinds = [line["type"] for line in lines]

@@ -55,7 +55,7 @@ def test_tool_loop_over_chat_completions(model_server: ModelServer, repo: Path, 
     first, second = (r.body for r in model_server.requests)
     assert first["stream"] is True and first["stream_options"] == {"include_usage": True}
     assert first["messages"][0]["role"] == "system"
-    assert [t["function"]["name"] for t in first["tools"]] == ["Read", "Glob", "Grep", "LS"]
+    assert [t["function"]["name"] for t in first["tools"]][:2] == ["Read", "Write"]
     assistant = second["messages"][2]
     assert [c["function"]["name"] for c in assistant["tool_calls"]] == ["Read", "Grep"]
     tools = [m for m in second["messages"] if m["role"] == "tool"]

@@ -97,10 +97,10 @@ async def test_utf16_with_bom_is_text(tmp_path: Path, ctx: ToolContext) -> None:
     assert text == "     1\théllo\n     2\twörld"
 
 
-async def test_latin1_bytes_are_shown_with_replacement(tmp_path: Path, ctx: ToolContext) -> None:
+async def test_latin1_is_detected_and_shown(tmp_path: Path, ctx: ToolContext) -> None:
     path = write(tmp_path, "a.txt", "café\nnaïve\n".encode("latin-1"))
     text = text_of(await read.run({"file_path": str(path)}, ctx))
-    assert text == "     1\tcaf\ufffd\n     2\tna\ufffdve"
+    assert text == "     1\tcafé\n     2\tnaïve"
 
 
 async def test_utf8_bom_and_crlf_are_not_shown(tmp_path: Path, ctx: ToolContext) -> None:

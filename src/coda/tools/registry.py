@@ -31,9 +31,30 @@ class ToolRegistry:
 
 
 def builtin_tools() -> list[Tool]:
+    from coda.tools.bash import BashTool
+    from coda.tools.bash_output import BashOutputTool
+    from coda.tools.edit import EditTool
     from coda.tools.glob import GlobTool
     from coda.tools.grep import GrepTool
+    from coda.tools.kill_shell import KillShellTool
     from coda.tools.ls import LSTool
+    from coda.tools.multiedit import MultiEditTool
     from coda.tools.read import ReadTool
+    from coda.tools.todo import TodoWriteTool
+    from coda.tools.webfetch import WebFetchTool
+    from coda.tools.write import WriteTool
 
-    return [ReadTool(), GlobTool(), GrepTool(), LSTool()]
+    return [
+        ReadTool(),
+        WriteTool(),
+        EditTool(),
+        MultiEditTool(),
+        GlobTool(),
+        GrepTool(),
+        LSTool(),
+        BashTool(),
+        BashOutputTool(),
+        KillShellTool(),
+        TodoWriteTool(),
+        WebFetchTool(),
+    ]
