@@ -35,19 +35,29 @@ class Timing:
 
 
 def time_command(argv: list[str], *, runs: int, cwd: Path, env: dict[str, str]) -> Timing:
-    """Median wall time and the largest peak RSS over `runs` runs of a command."""
+    """Median wall time and the largest peak RSS over `runs` runs of a command.
+
+    Peak RSS comes from GNU time, a small C parent: a child's ru_maxrss as seen from this
+    Python process would start from this process's own size at the fork.
+    """
     walls: list[float] = []
     peak_kib = 0
+    gnu_time = shutil.which("time") or "/usr/bin/time"
     for _ in range(runs):
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        proc = subprocess.run(
+            [gnu_time, "-f", "%M", *argv],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
         walls.append(time.perf_counter() - started)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{argv} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-        peak_kib = max(peak_kib, usage.ru_maxrss)  # KiB on Linux
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv} failed: {proc.stderr}")
+        peak_kib = max(peak_kib, int(proc.stderr.strip().splitlines()[-1]))
     return Timing(statistics.median(walls), peak_kib / 1024)
 
 
@@ -107,7 +117,10 @@ def headless_figures(runs: int, coda: str, repo: Path, home: Path) -> dict[str, 
         first = recorder.requests[0].body
         recorder.assert_clean()
     prefix = {"system": first["system"], "tools": first["tools"]}
+    spine_tools = [t for t in first["tools"] if t["name"] in ("Read", "Glob", "Grep", "LS")]
+    spine = {"system": first["system"], "tools": spine_tools}
     return {
+        "first_request_system_and_four_spine_tools_bytes": len(json.dumps(spine).encode()),
         "two_turn_wall_s": timing.median_s,
         "two_turn_peak_rss_mib": timing.peak_rss_mib,
         "first_request_system_and_tools_bytes": len(json.dumps(prefix).encode()),
@@ -164,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     if coda is None:
         raise SystemExit("install coda first: pip install -e .")
     python = sys.executable
+    # `pip install .` byte-compiles coda; an editable install on a machine that sets
+    # PYTHONDONTWRITEBYTECODE (this one does) would recompile every module on every run.
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "src" / "coda"), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         repo = make_repo(root)

@@ -130,7 +130,7 @@ def edit_figure(workdir: Path) -> dict[str, Any]:
 
 
 READ_WINDOW = """
-import asyncio, resource, sys
+import asyncio, sys
 from pathlib import Path
 from coda.tools.base import ToolContext
 from coda.tools.registry import builtin_tools
@@ -138,7 +138,9 @@ read = next(t for t in builtin_tools() if t.name == "Read")
 out = asyncio.run(read.run({"file_path": sys.argv[1], "offset": 1_000_000, "limit": 101},
                            ToolContext(cwd=Path(sys.argv[1]).parent)))
 assert "1000000" in out.content[0].text, out.content[0].text[:200]
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM, not ru_maxrss: the latter starts from the forking parent's size.
+status = Path("/proc/self/status").read_text()
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 """
 
 
