@@ -39,6 +39,17 @@ class SessionResource(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Sandbox(Protocol):
+    """Runs commands confined (bubblewrap on Linux): turns a command line into a confined one."""
+
+    def wrap(
+        self, argv: list[str], *, cwd: Path, env: dict[str, str], extra_writable: list[Path]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The argv and env to spawn instead. `extra_writable` are paths outside the
+        workspace the runner itself needs to write (its state file's directory)."""
+        ...
+
+
 @dataclass(slots=True)
 class CachedPage:
     fetched_at: float  # time.monotonic()
@@ -61,6 +72,8 @@ class ToolContext:
     resources: dict[str, SessionResource] = field(default_factory=dict)
     # WebFetch results by URL, reused for 15 minutes.
     web_cache: dict[str, CachedPage] = field(default_factory=dict)
+    # When set, every Bash command (foreground and background) runs through it.
+    sandbox: Sandbox | None = None
 
     async def aclose(self) -> None:
         """End everything the tools started; safe to call more than once."""
