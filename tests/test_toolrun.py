@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from coda.messages import ToolUseBlock
-from coda.permissions.headless import ToolNamePolicy
+from coda.permissions.paths import Workspace
+from coda.permissions.policy import PolicyConfig, RulePolicy
+from coda.permissions.prompter import NeverAsk
+from coda.permissions.rules import parse_rule
 from coda.toolrun import ToolRunner
 from coda.tools.base import ToolContext, ToolError, ToolOutput
 
@@ -50,7 +53,13 @@ def runner(
         "Look": SleepTool("Look", False, log),
         "Change": SleepTool("Change", True, log),
     }
-    return ToolRunner(tools, ToolNamePolicy(allowed=allowed), ToolContext(cwd=Path.cwd()))
+    ctx = ToolContext(cwd=Path.cwd())
+    config = PolicyConfig(
+        mode="default",
+        workspace=Workspace([Path.cwd()]),
+        allow=[parse_rule(name) for name in allowed],
+    )
+    return ToolRunner(tools, RulePolicy(config, ctx, NeverAsk(), headless=True), ctx)
 
 
 def call(i: int, name: str, **args: Any) -> ToolUseBlock:
@@ -101,7 +110,7 @@ async def test_every_problem_is_one_error_result() -> None:
     assert "not valid JSON" in texts[1]
     assert "must be number" in texts[2]
     assert "unknown field 'extra'" in texts[3]
-    assert "Permission denied" in texts[4] and "--allowedTools Change" in texts[4]
+    assert "Permission denied" in texts[4] and '--allowedTools "Change"' in texts[4]
     assert texts[5] == "it broke"
     assert "PermissionError" in texts[6]
     assert not any(name == "Change" for name, _, _ in log), "a refused tool ran"

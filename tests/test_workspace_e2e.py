@@ -72,7 +72,11 @@ def test_mutating_tools_are_refused_without_permission(
     assert not (repo / "created.txt").exists() and not (repo / "new.txt").exists()
     results = [tool_results(r.body)[-1] for r in model_server.requests[1:]]
     assert all(r["is_error"] for r in results)
-    assert "--allowedTools Bash" in result_text(results[0])
+    # The refusal names the narrow rule that would allow exactly this command.
+    assert '--allowedTools "Bash(touch created.txt)"' in result_text(results[0])
+    assert '--allowedTools "Write(./new.txt)"' in result_text(results[1]) or "Edit(" in result_text(
+        results[1]
+    )
 
 
 def test_bash_session_keeps_cwd_and_env_and_jobs_end(

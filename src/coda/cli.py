@@ -25,12 +25,28 @@ class Deps:
     cwd: Path = field(default_factory=Path.cwd)
 
 
-def _tool_list(values: list[str] | None) -> frozenset[str]:
-    """Tool names given as repeated flags, commas or spaces, as peers accept them."""
-    names: set[str] = set()
+def _rule_list(values: list[str] | None) -> tuple[str, ...]:
+    """Rules given as repeated flags, or separated by commas or spaces, as peers accept them.
+
+    Separators inside parentheses belong to the rule: "Bash(npm test:*)" stays whole.
+    """
+    rules: list[str] = []
     for value in values or []:
-        names.update(part for part in value.replace(",", " ").split() if part)
-    return frozenset(names)
+        depth, current = 0, ""
+        for ch in value:
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth = max(0, depth - 1)
+            if ch in ", " and depth == 0:
+                if current:
+                    rules.append(current)
+                current = ""
+            else:
+                current += ch
+        if current:
+            rules.append(current)
+    return tuple(dict.fromkeys(rules))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="tools that are removed and refused",
     )
     parser.add_argument("--verbose", action="store_true", help="report each tool call on stderr")
+    parser.add_argument(
+        "--permission-mode",
+        choices=["default", "acceptEdits", "plan", "bypassPermissions"],
+        help="how much runs without asking (default: settings, else default)",
+    )
+    parser.add_argument(
+        "--dangerously-skip-permissions",
+        action="store_true",
+        help="run every tool without asking (refused as root unless --sandbox)",
+    )
+    parser.add_argument(
+        "--settings", metavar="FILE|JSON", help="extra settings, above project ones"
+    )
+    parser.add_argument("--sandbox", action="store_true", help="run Bash inside bubblewrap")
+    parser.add_argument(
+        "--permission-prompt-tool",
+        metavar="MCP_TOOL",
+        help="hand permission questions to an MCP tool (needs MCP servers)",
+    )
     return parser
 
 
@@ -101,19 +136,26 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
         )
         return EXIT_USAGE
     from coda.headless import HeadlessOptions, run_headless
+    from coda.wiring import RunOptions
 
-    options = HeadlessOptions(
-        prompt=prompt,
-        output_format=args.output_format,
+    run = RunOptions(
         model=args.model,
         max_turns=args.max_turns,
         system_prompt=args.system_prompt,
         append_system_prompt=args.append_system_prompt,
         thinking_budget=args.thinking_budget,
         max_tokens=args.max_tokens,
-        allowed=_tool_list(args.allowed),
-        disallowed=_tool_list(args.disallowed),
-        verbose=args.verbose,
+        allowed=_rule_list(args.allowed),
+        disallowed=_rule_list(args.disallowed),
+        permission_mode="bypassPermissions"
+        if args.dangerously_skip_permissions
+        else args.permission_mode,
+        settings=args.settings,
+        sandbox=args.sandbox,
+        permission_prompt_tool=args.permission_prompt_tool,
+    )
+    options = HeadlessOptions(
+        prompt=prompt, run=run, output_format=args.output_format, verbose=args.verbose
     )
     return run_headless(options, env=deps.env, cwd=deps.cwd, out=deps.stdout, err=deps.stderr)
 

@@ -62,7 +62,13 @@ class ToolRunner:
             return error_result(
                 call, f"Invalid input for {call.name}: " + "; ".join(problems)
             ), None
-        decision = await self._policy.check(tool, call)
+        try:
+            decision = await self._policy.check(tool, call)
+        except Exception as exc:  # a bug in a check must refuse the call, never allow it
+            log.exception("permission check failed for %s", call.name)
+            return error_result(
+                call, f"Permission check failed ({type(exc).__name__}: {exc}); not run."
+            ), None
         if decision.behavior == "deny":
             return error_result(call, f"Permission denied: {decision.reason}"), None
         try:

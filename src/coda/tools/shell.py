@@ -11,6 +11,9 @@ On Linux coda makes itself a child subreaper, so processes orphaned inside a com
 are re-parented to coda rather than to an init that may never reap them, and coda reaps them
 when it stops the group: a stopped group leaves no zombie behind. A process that leaves the
 group on purpose (setsid, a daemon) is out of reach here; that is the sandbox's job.
+
+With a sandbox in the tool context, each command line goes through `Sandbox.wrap` before it
+is started, foreground and background alike; the state directory is passed as writable.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coda.tools.base import ToolContext, ToolError
+from coda.tools.base import Sandbox, ToolContext, ToolError
 from coda.tools.output import HeadTailBuffer
 
 # SIGTERM first; a process that ignores it gets SIGKILL this many seconds later.
@@ -291,9 +294,14 @@ class ShellSession:
     """The session's shell state and every process group it has running."""
 
     def __init__(
-        self, home: Path, env: Mapping[str, str] | None = None, grace: float = GRACE_SECONDS
+        self,
+        home: Path,
+        env: Mapping[str, str] | None = None,
+        grace: float = GRACE_SECONDS,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.home = str(home)
+        self.sandbox = sandbox
         self.cwd = self.home
         self.env = command_env(os.environ if env is None else env)
         self.grace = grace
@@ -316,8 +324,8 @@ class ShellSession:
         cwd, lost = self._workdir()
         output = HeadTailBuffer()
         started = time.monotonic()
-        argv = [_bash(), "-c", _WRAPPER, "bash", state, script]
-        child = await spawn(argv, cwd, self.env, output.feed)
+        argv, env = self._confine([_bash(), "-c", _WRAPPER, "bash", state, script], cwd)
+        child = await spawn(argv, cwd, env, output.feed)
         self._running.add(child)
         timed_out = leftovers = False
         try:
@@ -351,7 +359,17 @@ class ShellSession:
         cwd, _ = self._workdir()
         # The file stays until the session ends: the job's shell may not have read it yet.
         script = self._write_command(command)
-        return await spawn([_bash(), "-c", _BACKGROUND, "bash", script], cwd, self.env, sink)
+        argv, env = self._confine([_bash(), "-c", _BACKGROUND, "bash", script], cwd)
+        return await spawn(argv, cwd, env, sink)
+
+    def _confine(self, argv: list[str], cwd: str) -> tuple[list[str], Mapping[str, str]]:
+        """The command line to spawn: `argv` itself, or `argv` in the sandbox."""
+        if self.sandbox is None:
+            return argv, self.env
+        assert self._state_dir is not None  # made by _write_command
+        return self.sandbox.wrap(
+            argv, cwd=Path(cwd), env=dict(self.env), extra_writable=[Path(self._state_dir)]
+        )
 
     def _write_command(self, command: str) -> str:
         if self._state_dir is None:
@@ -406,10 +424,13 @@ class ShellSession:
 
 
 def get_shell(ctx: ToolContext) -> ShellSession:
-    """The session's shell, started on first use and closed with the session."""
+    """The session's shell, started on first use and closed with the session.
+
+    It runs its commands in the context's sandbox, whichever shell object is in use.
+    """
     shell = ctx.resources.get("shell")
-    if isinstance(shell, ShellSession):
-        return shell
-    shell = ShellSession(ctx.cwd)
-    ctx.resources["shell"] = shell
+    if not isinstance(shell, ShellSession):
+        shell = ShellSession(ctx.cwd)
+        ctx.resources["shell"] = shell
+    shell.sandbox = ctx.sandbox
     return shell

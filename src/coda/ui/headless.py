@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
 from coda.messages import AssistantMessage, Message, ToolResultBlock, message_to_dict
+from coda.permissions.policy import DecisionRecord
 from coda.providers.base import Event, StreamRetry, TextDelta, ThinkingDelta
 from coda.tools.base import ToolOutput
 
@@ -26,6 +27,7 @@ class RunSummary:
     total_cost_usd: float | None
     usage: dict[str, int]
     model: str
+    permission_denials: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class RunSummary:
             "total_cost_usd": self.total_cost_usd,
             "usage": self.usage,
             "model": self.model,
+            "permission_denials": self.permission_denials,
         }
 
 
@@ -131,7 +134,7 @@ class HeadlessWriter:
             self.err.flush()
 
     # -- lifecycle
-    def init(self, *, model: str, tools: list[str], cwd: str) -> None:
+    def init(self, *, model: str, tools: list[str], cwd: str, permission_mode: str) -> None:
         if self.fmt == "stream-json":
             self._line(
                 {
@@ -140,9 +143,27 @@ class HeadlessWriter:
                     "model": model,
                     "tools": tools,
                     "cwd": cwd,
-                    "permissionMode": "default",
+                    "permissionMode": permission_mode,
                 }
             )
+
+    def permission(self, record: DecisionRecord) -> None:
+        """Every permission decision, for the record (the transcript issue persists it)."""
+        if self.fmt == "stream-json":
+            self._line(
+                {
+                    "type": "system",
+                    "subtype": "permission",
+                    "tool": record.tool,
+                    "input": record.input_summary,
+                    "decision": record.decision,
+                    "rule": record.rule,
+                    "reason": record.reason,
+                    "asked": record.asked,
+                }
+            )
+        elif self.verbose and record.decision == "deny":
+            self.notice(f"refused {record.tool} ({record.input_summary}): {record.reason}")
 
     def notice(self, text: str) -> None:
         """A warning for the person; never mixed into a script's stdout."""

@@ -1,0 +1,222 @@
+"""Building a session from flags, settings and environment; shared by `-p` and the terminal UI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coda.agent import Agent, Observer, TurnConfig
+from coda.permissions.base import Mode, Prompter
+from coda.permissions.paths import Workspace
+from coda.permissions.policy import DecisionRecord, PolicyConfig, RulePolicy
+from coda.permissions.rules import Rule, RuleError, parse_rule
+from coda.providers.base import ConfigurationError, ToolSpec
+from coda.providers.catalog import ModelInfo, cost_usd
+from coda.providers.factory import ProviderSetup, build_provider
+from coda.session import ModelLimits, Session
+from coda.settings import Settings, load_settings, save_local_rule
+from coda.system_prompt import build_system_prompt
+from coda.toolrun import ToolRunner
+from coda.tools.base import Tool, ToolContext
+from coda.tools.registry import builtin_tools
+from coda.usage import Totals
+
+DEFAULT_MAX_TOKENS = 32_000
+UNKNOWN_MODEL_MAX_TOKENS = 8_192
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What the command line says about a run, before settings are applied."""
+
+    model: str | None = None
+    max_turns: int | None = None
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    thinking_budget: int | None = None
+    max_tokens: int | None = None
+    allowed: tuple[str, ...] = ()
+    disallowed: tuple[str, ...] = ()
+    permission_mode: Mode | None = None
+    settings: str | None = None
+    sandbox: bool = False
+    permission_prompt_tool: str | None = None
+
+
+@dataclass(slots=True)
+class Wired:
+    session: Session
+    setup: ProviderSetup
+    settings: Settings
+    policy: RulePolicy
+    tools: list[Tool]
+    notices: list[str] = field(default_factory=list)
+
+
+def wire_session(
+    opts: RunOptions,
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    observer: Observer,
+    prompter: Prompter,
+    record: Callable[[DecisionRecord], None],
+    headless: bool,
+) -> Wired:
+    """Everything a session needs. Raises ConfigurationError or SettingsError before any
+    work starts, so coda never runs with a half-read policy."""
+    settings = load_settings(cwd, env, cli_settings=opts.settings)
+    merged_env = {**env, **settings.env}
+    spec = opts.model or merged_env.get("CODA_MODEL") or settings.model
+    setup = build_provider(spec, merged_env)
+    notices = list(settings.warnings)
+    mode = _mode(opts, settings)
+    ctx = ToolContext(cwd=cwd)
+    workspace = Workspace([cwd, *settings.permissions.additional_directories])
+    sandboxed = _sandbox(opts, settings, ctx, workspace, notices)
+    if mode == "bypassPermissions":
+        _check_bypass(settings, sandboxed)
+    if opts.permission_prompt_tool:
+        notices.append(
+            f"--permission-prompt-tool {opts.permission_prompt_tool}: MCP tools are not "
+            "available yet, so questions are answered as in an unattended run (refused)"
+        )
+    policy_config = PolicyConfig(
+        mode=mode,
+        workspace=workspace,
+        allow=[*settings.permissions.allow, *_cli_rules(opts.allowed, cwd)],
+        ask=list(settings.permissions.ask),
+        deny=[*settings.permissions.deny, *_cli_rules(opts.disallowed, cwd)],
+        sandboxed=sandboxed,
+        auto_allow_sandboxed_bash=settings.sandbox.auto_allow_bash_if_sandboxed,
+    )
+    policy = RulePolicy(
+        policy_config,
+        ctx,
+        prompter,
+        record=record,
+        save_rule=lambda rule: _save(cwd, rule, notices),
+        headless=headless,
+    )
+    tools = _tools(opts, mode)
+    info = setup.choice.info
+    totals = Totals(pricer=lambda _model, usage: cost_usd(info, usage))
+    base = TurnConfig(
+        model=setup.choice.model_id,
+        system=_system_prompt(opts, cwd, settings),
+        tools=[ToolSpec(t.name, t.description, t.input_schema) for t in tools],
+        max_tokens=0,
+        max_turns=opts.max_turns,
+    )
+    runner = ToolRunner({t.name: t for t in tools}, policy, ctx)
+    agent = Agent(setup.provider, runner, observer, totals)
+    session = Session(
+        agent,
+        base,
+        _limits(info, opts.max_tokens),
+        totals,
+        ctx,
+        thinking_budget=_explicit_budget(opts, merged_env),
+    )
+    return Wired(session, setup, settings, policy, tools, notices)
+
+
+def _mode(opts: RunOptions, settings: Settings) -> Mode:
+    return opts.permission_mode or settings.permissions.default_mode or "default"
+
+
+def _check_bypass(settings: Settings, sandboxed: bool) -> None:
+    if settings.permissions.disable_bypass_mode:
+        raise ConfigurationError("bypassPermissions mode is disabled by settings")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not sandboxed:
+        raise ConfigurationError(
+            "--dangerously-skip-permissions is refused as root unless the sandbox is on: "
+            "add --sandbox (bubblewrap) or run as an ordinary user"
+        )
+
+
+def _sandbox(
+    opts: RunOptions, settings: Settings, ctx: ToolContext, workspace: Workspace, notices: list[str]
+) -> bool:
+    if not (opts.sandbox or settings.sandbox.enabled):
+        return False
+    from coda.permissions.sandbox import BubblewrapSandbox
+
+    problem = BubblewrapSandbox.check()
+    if problem is not None:
+        notices.append(f"the sandbox is unavailable ({problem}); every Bash command will ask")
+        return False
+    deny_read = [
+        Path(rule.spec[1:])
+        for rule in settings.permissions.deny
+        if rule.tool == "Read" and rule.spec and rule.spec.startswith("//") and "*" not in rule.spec
+    ]
+    sandbox = BubblewrapSandbox(
+        workspace=list(workspace.roots),
+        protected=[],
+        deny_read=deny_read,
+        allowed_domains=list(settings.sandbox.allowed_domains),
+    )
+    ctx.sandbox = sandbox
+    # Registered before the shell and jobs exist, so it is closed after them (LIFO).
+    ctx.resources["sandbox"] = sandbox
+    return True
+
+
+def _cli_rules(texts: tuple[str, ...], cwd: Path) -> list[Rule]:
+    try:
+        return [parse_rule(text, source=None, base=cwd) for text in texts]
+    except RuleError as exc:
+        raise ConfigurationError(f"bad rule on the command line: {exc}") from exc
+
+
+def _save(cwd: Path, rule: str, notices: list[str]) -> None:
+    path = save_local_rule(cwd, rule)
+    notices.append(f"saved {rule} to {path}")
+
+
+def _tools(opts: RunOptions, mode: Mode) -> list[Tool]:
+    # A bare tool name in --disallowedTools removes the tool; a narrower rule only denies.
+    removed = {text for text in opts.disallowed if "(" not in text}
+    tools = [t for t in builtin_tools() if t.name not in removed]
+    if mode == "plan":
+        from coda.tools.exit_plan_mode import ExitPlanModeTool
+
+        tools.append(ExitPlanModeTool())
+    return tools
+
+
+def _limits(info: ModelInfo | None, max_tokens: int | None) -> ModelLimits:
+    if info is None:
+        return ModelLimits(max_tokens or UNKNOWN_MODEL_MAX_TOKENS, None, True, False)
+    return ModelLimits(
+        max_tokens or min(info.max_output, DEFAULT_MAX_TOKENS),
+        info.max_output,
+        info.can_think,
+        info.interleaved_thinking,
+        adaptive=info.thinking_mode == "adaptive",
+    )
+
+
+def _explicit_budget(opts: RunOptions, env: Mapping[str, str]) -> int | None:
+    if opts.thinking_budget is not None:
+        return opts.thinking_budget
+    raw = env.get("MAX_THINKING_TOKENS")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"MAX_THINKING_TOKENS must be a number, got {raw!r}") from None
+
+
+def _system_prompt(opts: RunOptions, cwd: Path, settings: Settings) -> str:
+    if opts.system_prompt is not None:
+        system = opts.system_prompt
+    else:
+        system = build_system_prompt(cwd, co_authored_by=settings.include_co_authored_by)
+    if opts.append_system_prompt:
+        system = system.rstrip("\n") + "\n\n" + opts.append_system_prompt
+    return system
