@@ -19,6 +19,7 @@ from coda.permissions.paths import Workspace, is_protected, resolve
 from coda.permissions.rules import (
     Rule,
     bash_rule_matches,
+    covers_tool,
     domain_rule_matches,
     path_rule_matches,
     rule_matches_tool,
@@ -286,7 +287,7 @@ class RulePolicy:
             # A deny or ask rule catches any one command; an allow rule is checked per
             # command in _bash, never for the line as a whole.
             return any(bash_rule_matches(rule, c.argv) for c in analysis.commands)
-        if (rule.tool == "Edit" and name in EDIT_TOOLS) or (rule.tool == "Read" and name in READ_TOOLS):
+        if name in PATH_FIELD and covers_tool(rule, name):
             path = self._tool_path(name, args)
             return path is not None and path_rule_matches(rule, path, self._cwd())
         if rule.tool == "WebFetch" and name == "WebFetch":
