@@ -205,9 +205,10 @@ class RulePolicy:
                 verdict = self._redirect_write(redirect.target, bases, suggestion)
                 if verdict is not None:
                     return verdict
-            if self._allowed_by_bash_rule(cmd.argv):
+            why = read_only_reason(cmd)
+            if self._allowed_by_bash_rule(cmd.argv, why):
                 continue
-            if (why := read_only_reason(cmd)) is not None:
+            if why is not None:
                 return Verdict("ask", f"{cmd.text!r}: {why}", suggested_rule=suggestion)
             for raw in path_arguments(cmd):
                 for base in bases:
@@ -247,11 +248,20 @@ class RulePolicy:
                 )
         return None
 
-    def _allowed_by_bash_rule(self, argv: tuple[str, ...]) -> bool:
-        return any(
-            r.tool == "Bash" and r.spec is not None and bash_rule_matches(r, argv)
-            for r in self.config.allow
-        )
+    def _allowed_by_bash_rule(self, argv: tuple[str, ...], why: str | None) -> bool:
+        """A wildcard rule such as `Bash(find:*)` covers the command's ordinary uses, not the
+        flags that make a read-only command run programs or write (`find -exec`,
+        `git log --output`, `sed -i`): those need an exact rule. Peers' allowlists were
+        bypassed through exactly these flags."""
+        from coda.permissions.readonly import NOT_LISTED
+
+        escalates = why is not None and NOT_LISTED not in why
+        for rule in self.config.allow:
+            if rule.tool != "Bash" or rule.spec is None or not bash_rule_matches(rule, argv):
+                continue
+            if not escalates or "*" not in rule.spec:
+                return True
+        return False
 
     def _bases(self, cd_targets: tuple[str | None, ...]) -> list[Path] | None:
         """Directories relative paths may resolve against; None when a cd leaves the workspace."""
@@ -317,7 +327,11 @@ class RulePolicy:
             from coda.permissions.shell_analysis import analyse
 
             analysis = analyse(str(args.get("command", "")))
-            if not analysis.fully_resolved or len(analysis.commands) != 1:
+            if (
+                not analysis.fully_resolved
+                or len(analysis.commands) != 1
+                or not analysis.commands[0].argv
+            ):
                 return ""  # no single precise rule covers it
             return suggest_rule("Bash", argv=list(analysis.commands[0].argv))
         if name in PATH_FIELD:
