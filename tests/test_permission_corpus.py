@@ -67,7 +67,9 @@ def run_calls(
     run = run_coda(args, cwd=repo, env=anthropic_env(server, home), timeout=300)
     assert run.code == 0, run.stderr[-2000:]
     decisions = [
-        line for line in run.lines() if line.get("subtype") == "permission" and line["tool"] == "Bash"
+        line
+        for line in run.lines()
+        if line.get("subtype") == "permission" and line["tool"] == "Bash"
     ]
     assert len(decisions) == len(commands)
     return decisions

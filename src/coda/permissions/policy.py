@@ -187,6 +187,7 @@ class RulePolicy:
             return Verdict(
                 "ask", "it changes to a directory outside the workspace", suggested_rule=suggestion
             )
+        used: list[str] = []
         for cmd in analysis.commands:
             unsafe_env = [k for k, _ in cmd.env if k not in SAFE_ENV]
             if unsafe_env:
@@ -206,7 +207,8 @@ class RulePolicy:
                 if verdict is not None:
                     return verdict
             why = read_only_reason(cmd)
-            if self._allowed_by_bash_rule(cmd.argv, why):
+            if (rule_text := self._allowed_by_bash_rule(cmd.argv, why)) is not None:
+                used.append(rule_text)
                 continue
             if why is not None:
                 return Verdict("ask", f"{cmd.text!r}: {why}", suggested_rule=suggestion)
@@ -219,7 +221,10 @@ class RulePolicy:
                                 f"{raw} reaches outside the workspace ({path})",
                                 suggested_rule=suggestion,
                             )
-        return Verdict("allow", "every command is allowed or read-only inside the workspace")
+        if used:
+            rules = ", ".join(dict.fromkeys(used))
+            return Verdict("allow", f"allowed by {rules}; the rest is read-only", rules)
+        return Verdict("allow", "every command is read-only inside the workspace")
 
     def _redirect_write(self, target: str, bases: list[Path], suggestion: str) -> Verdict | None:
         """A redirect that writes is an edit: outside the workspace, or in default mode, ask."""
@@ -248,7 +253,7 @@ class RulePolicy:
                 )
         return None
 
-    def _allowed_by_bash_rule(self, argv: tuple[str, ...], why: str | None) -> bool:
+    def _allowed_by_bash_rule(self, argv: tuple[str, ...], why: str | None) -> str | None:
         """A wildcard rule such as `Bash(find:*)` covers the command's ordinary uses, not the
         flags that make a read-only command run programs or write (`find -exec`,
         `git log --output`, `sed -i`): those need an exact rule. Peers' allowlists were
@@ -260,8 +265,8 @@ class RulePolicy:
             if rule.tool != "Bash" or rule.spec is None or not bash_rule_matches(rule, argv):
                 continue
             if not escalates or "*" not in rule.spec:
-                return True
-        return False
+                return rule.text
+        return None
 
     def _bases(self, cd_targets: tuple[str | None, ...]) -> list[Path] | None:
         """Directories relative paths may resolve against; None when a cd leaves the workspace."""
