@@ -147,3 +147,33 @@ def test_cli_settings_and_invalid_settings(
     run = run_coda(["-p", "x"], cwd=repo, env=env)
     assert run.code == 2
     assert "settings.json" in run.stderr and "permissions.allow[0]" in run.stderr
+
+
+def test_missing_bubblewrap_is_said_once_and_bash_asks(
+    model_server: ModelServer, repo: Path, home: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "sh", "env", "git", "flock", "find", "touch", "cat"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    model_server.enqueue(
+        Reply(
+            [
+                ToolUse("Bash", {"command": "touch a.txt"}),
+                ToolUse("Bash", {"command": "touch b.txt"}),
+            ]
+        ),
+        Reply("done"),
+    )
+    env = anthropic_env(model_server, home, PATH=str(bin_dir))
+    run = run_coda(["-p", "x", "--sandbox"], cwd=repo, env=env)
+    assert run.code == 0, run.stderr
+    assert run.stderr.count("bubblewrap is missing") == 1
+    assert "apt-get install bubblewrap" in run.stderr
+    assert not (repo / "a.txt").exists() and not (repo / "b.txt").exists()
+    results = tool_results(model_server.requests[1].body)
+    assert all(r["is_error"] for r in results)
