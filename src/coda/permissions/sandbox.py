@@ -147,7 +147,11 @@ class BubblewrapSandbox:
         inner = list(argv)
         graceful = _default_signal_env() is not None
         if socket_path is not None:
-            bridge = Path(__file__).with_name("netbridge.py")
+            # A copy beside the proxy socket: that directory is bound into the sandbox,
+            # while coda's own files may sit under the host /tmp, which the sandbox hides.
+            bridge = socket_path.parent / "netbridge.py"
+            if not bridge.exists():
+                shutil.copyfile(Path(__file__).with_name("netbridge.py"), bridge)
             inner = [sys.executable, "-I", "-S", str(bridge), str(BRIDGE_PORT)]
             inner += [str(socket_path), "--", *argv]
             env.update(self._proxy_env())
