@@ -43,6 +43,8 @@ PATH_FIELD = {
 SESSION_TOOLS = frozenset({"TodoWrite", "BashOutput", "KillShell"})
 # Variables that cannot make a program run other code; any other prefix asks.
 SAFE_ENV = frozenset({"LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "NO_COLOR", "COLUMNS"})
+# Pagers set to plain `cat` are the one common prefix that makes output safer, not riskier.
+SAFE_ENV_VALUES = frozenset({("PAGER", "cat"), ("GIT_PAGER", "cat"), ("MANPAGER", "cat")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +191,9 @@ class RulePolicy:
             )
         used: list[str] = []
         for cmd in analysis.commands:
-            unsafe_env = [k for k, _ in cmd.env if k not in SAFE_ENV]
+            unsafe_env = [
+                k for k, v in cmd.env if k not in SAFE_ENV and (k, v) not in SAFE_ENV_VALUES
+            ]
             if unsafe_env:
                 return Verdict(
                     "ask",
