@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from coda.config import SettingsError, co_authored_by, merged_settings, model_setting
+from coda.config import SettingsError
 from coda.permissions.rules import RuleError, bash_rule_matches, path_rule_matches
 from coda.settings import Settings, ensure_git_exclude, load_settings, save_local_rule
 
@@ -290,16 +290,6 @@ def test_unreadable_file_is_an_error(project: Path, env: dict[str, str]) -> None
     (project / ".coda" / "settings.json").mkdir(parents=True)
     with pytest.raises(SettingsError, match="cannot read settings"):
         load_settings(project, env)
-
-
-def test_legacy_helpers_use_the_full_loader(project: Path, env: dict[str, str]) -> None:
-    write(layers(project, env)["project"], {"model": "m", "includeCoAuthoredBy": False})
-    merged = merged_settings(project, env)
-    assert model_setting(merged) == "m"
-    assert co_authored_by(merged) is False
-    write(layers(project, env)["local"], {"permissions": {"allow": ["Bash(x"]}})
-    with pytest.raises(SettingsError, match="invalid rule"):
-        merged_settings(project, env)
 
 
 # --- saving --------------------------------------------------------------------------
