@@ -1,0 +1,1 @@
+"""How a Bash command line is read: the parts behind `coda.permissions.shell_analysis`."""
