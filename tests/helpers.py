@@ -35,6 +35,8 @@ def clean_env(home: Path) -> dict[str, str]:
         if not k.startswith(("ANTHROPIC_", "OPENAI_", "CODA_")) and k != "MAX_THINKING_TOKENS"
     }
     env.update(
+        # The code under test, even if the installed coda points at another checkout.
+        PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
         HOME=str(home),
         CODA_CONFIG_DIR=str(home / "config"),
         CODA_DATA_DIR=str(home / "data"),

@@ -7,9 +7,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from coda import __version__
+
+if TYPE_CHECKING:
+    from coda.wiring import RunOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -122,23 +125,41 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     prompt = args.prompt
+    if not args.print and deps.stdin.isatty() and deps.stdout.isatty():
+        from coda.interactive import run_interactive
+
+        return run_interactive(
+            # Built when the session is, after the prompt is up: it imports the wiring.
+            lambda: _run_options(args),
+            env=deps.env,
+            cwd=deps.cwd,
+            first_prompt=prompt,
+            stdin=deps.stdin,
+            stdout=deps.stdout,
+            stderr=deps.stderr,
+        )
     if prompt is None and not deps.stdin.isatty():
         prompt = deps.stdin.read()
-    if not args.print and prompt is None:
-        deps.stderr.write(
-            "coda: the interactive terminal is not built yet (it arrives with the terminal UI "
-            'issue). Run unattended with: coda -p "your prompt"\n'
-        )
-        return EXIT_USAGE
     if not prompt or not prompt.strip():
         deps.stderr.write(
             'coda: no prompt given. Usage: coda -p "your prompt" (or pipe it on stdin)\n'
         )
         return EXIT_USAGE
     from coda.headless import HeadlessOptions, run_headless
+
+    options = HeadlessOptions(
+        prompt=prompt,
+        run=_run_options(args),
+        output_format=args.output_format,
+        verbose=args.verbose,
+    )
+    return run_headless(options, env=deps.env, cwd=deps.cwd, out=deps.stdout, err=deps.stderr)
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
     from coda.wiring import RunOptions
 
-    run = RunOptions(
+    return RunOptions(
         model=args.model,
         max_turns=args.max_turns,
         system_prompt=args.system_prompt,
@@ -154,10 +175,6 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
         sandbox=args.sandbox,
         permission_prompt_tool=args.permission_prompt_tool,
     )
-    options = HeadlessOptions(
-        prompt=prompt, run=run, output_format=args.output_format, verbose=args.verbose
-    )
-    return run_headless(options, env=deps.env, cwd=deps.cwd, out=deps.stdout, err=deps.stderr)
 
 
 def entry() -> None:
