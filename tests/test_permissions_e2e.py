@@ -96,11 +96,15 @@ def test_plan_mode_is_read_only_and_offers_exit_plan_mode(
 def test_bypass_as_root_needs_the_sandbox(
     repo: Path, home: Path, model_server: ModelServer
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.fail("this check is about running as root; the test machine runs tests as root")
     env = anthropic_env(model_server, home)
-    run = run_coda(["-p", "x", "--dangerously-skip-permissions"], cwd=repo, env=env)
-    assert run.code == 2 and "--sandbox" in run.stderr
+    if os.geteuid() == 0:
+        run = run_coda(["-p", "x", "--dangerously-skip-permissions"], cwd=repo, env=env)
+        assert run.code == 2 and "--sandbox" in run.stderr
+    else:
+        # An ordinary user may bypass without the sandbox.
+        model_server.enqueue(Reply("ok"))
+        run = run_coda(["-p", "x", "--dangerously-skip-permissions"], cwd=repo, env=env)
+        assert run.code == 0, run.stderr
     model_server.enqueue(Reply([ToolUse("Bash", {"command": "touch made.txt"})]), Reply("done"))
     run = run_coda(["-p", "x", "--dangerously-skip-permissions", "--sandbox"], cwd=repo, env=env)
     assert run.code == 0, run.stderr
