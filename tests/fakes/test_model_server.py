@@ -33,7 +33,7 @@ from tests.fakes.script import (
 MODEL = "claude-sonnet-4-6"
 HI = [{"role": "user", "content": "hi"}]
 THINK = {"type": "enabled", "budget_tokens": 2048}
-FIXTURES = Path("/work/shared/fixtures/anthropic-sse")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic-sse"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -108,8 +108,6 @@ def test_anthropic_stream_decodes_to_the_script(model_server: ModelServer) -> No
 
 
 def test_anthropic_events_have_the_shape_of_a_recorded_stream(model_server: ModelServer) -> None:
-    if not FIXTURES.is_dir():
-        pytest.skip("shared SSE fixtures not present")
     recorded = [
         parse_event(chunk)
         for chunk in (FIXTURES / "basic_response.txt").read_text().split("\n\n")
