@@ -7,11 +7,12 @@ an unattended run turns every "ask" into a refusal that names the rule that woul
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from coda.messages import ToolUseBlock
 from coda.permissions.base import Decision, Mode, PermissionRequest, Prompter
@@ -26,6 +27,9 @@ from coda.permissions.rules import (
     suggest_rule,
 )
 from coda.tools.base import Tool, ToolContext
+
+if TYPE_CHECKING:
+    from coda.permissions.shell_analysis import ShellAnalysis
 
 EDIT_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
 READ_TOOLS = frozenset({"Read", "Glob", "Grep", "LS"})
@@ -175,13 +179,12 @@ class RulePolicy:
         return Verdict("ask", f"{name} asks in {cfg.mode} mode", suggested_rule=suggestion)
 
     def _bash(self, args: dict[str, object], suggestion: str) -> Verdict:
-        from coda.permissions.shell_analysis import analyse, path_arguments, read_only_reason
+        from coda.permissions.shell_analysis import path_arguments, read_only_reason
 
         cfg = self.config
-        command = str(args.get("command", ""))
         if cfg.sandboxed and cfg.auto_allow_sandboxed_bash:
             return Verdict("allow", "Bash runs in the sandbox (autoAllowBashIfSandboxed)")
-        analysis = analyse(command)
+        analysis = _analysis(args)
         if not analysis.fully_resolved:
             return Verdict("ask", "; ".join(analysis.problems), suggested_rule=suggestion)
         bases = self._bases(analysis.cd_targets)
@@ -300,9 +303,7 @@ class RulePolicy:
 
     def _spec_matches(self, rule: Rule, name: str, args: dict[str, object]) -> bool:
         if rule.tool == "Bash" and name == "Bash":
-            from coda.permissions.shell_analysis import analyse
-
-            analysis = analyse(str(args.get("command", "")))
+            analysis = _analysis(args)
             # A deny or ask rule catches any one command; an allow rule is checked per
             # command in _bash, never for the line as a whole.
             return any(bash_rule_matches(rule, c.argv) for c in analysis.commands)
@@ -333,9 +334,7 @@ class RulePolicy:
     def _suggest(self, name: str, args: dict[str, object]) -> str:
         cwd = self._cwd()
         if name == "Bash":
-            from coda.permissions.shell_analysis import analyse
-
-            analysis = analyse(str(args.get("command", "")))
+            analysis = _analysis(args)
             if (
                 not analysis.fully_resolved
                 or len(analysis.commands) != 1
@@ -388,6 +387,19 @@ class RulePolicy:
                 call.name, summary, decision.behavior, decision.rule, decision.reason, asked
             )
         )
+
+
+def _analysis(args: dict[str, object]) -> ShellAnalysis:
+    return _analyse_cached(str(args.get("command", "")))
+
+
+@functools.lru_cache(maxsize=64)
+def _analyse_cached(command: str) -> ShellAnalysis:
+    """One parse per command line: deny rules, ask rules, the suggestion and the checks
+    all look at the same analysis, which is pure and immutable."""
+    from coda.permissions.shell_analysis import analyse
+
+    return analyse(command)
 
 
 def input_summary(call: ToolUseBlock, limit: int = 200) -> str:
