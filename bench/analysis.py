@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.permissions.corpus
 
+from bench.common import compile_coda  # noqa: E402
 from tests.permissions.corpus import BENIGN, DANGEROUS  # noqa: E402
 
 from coda.permissions.readonly import read_only_reason  # noqa: E402
@@ -58,11 +59,7 @@ def warm(lines: list[str], rounds: int) -> list[float]:
 
 def cold(runs: int) -> tuple[float, float]:
     """Median (import of the modules, first call) in fresh interpreters."""
-    # As `pip install .` would: this machine sets PYTHONDONTWRITEBYTECODE, and compiling the
-    # source on every start is not what users pay.
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "src" / "coda"), quiet=1)
+    compile_coda()
     imports, calls = [], []
     for _ in range(runs):
         out = subprocess.run(

@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import compile_coda, report  # noqa: E402
 from tests.fakes.model_server import ModelServer  # noqa: E402
 from tests.fakes.script import item_from_json  # noqa: E402
 
@@ -177,11 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if coda is None:
         raise SystemExit("install coda first: pip install -e .")
     python = sys.executable
-    # `pip install .` byte-compiles coda; an editable install on a machine that sets
-    # PYTHONDONTWRITEBYTECODE (this one does) would recompile every module on every run.
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "src" / "coda"), quiet=1)
+    compile_coda()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         repo = make_repo(root)
@@ -198,12 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["two_turn_vs_python_ratio"] = figures["two_turn_wall_s"] / bare.median_s
         stdlib = Path(os.__file__).parent
         figures.update(grep_figures(max(3, args.runs // 3), stdlib))
-    width = max(map(len, figures))
-    for key, value in figures.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"{key:<{width}}  {shown}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, args.json)
     return 0
 
 

@@ -34,6 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import compile_coda, report  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "src"))
 
 from tests.fakes.model_server import ModelServer  # noqa: E402
@@ -345,11 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_child:
         render_child(args.render_child)
         return 0
-    # An editable install on a machine that sets PYTHONDONTWRITEBYTECODE (this one does)
-    # would recompile every module on every start; `pip install .` compiles them once.
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "src" / "coda"), quiet=1)
+    compile_coda()
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -363,12 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(render_figures(max(3, args.runs // 2)))
         figures.update(interrupt_figures(max(3, args.runs // 2), repo, home))
         figures.update(memory_figures(args.turns, repo, home))
-    width = max(map(len, figures))
-    for key, value in figures.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"{key:<{width}}  {shown}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, args.json)
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import statistics
@@ -21,6 +20,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import report
 
 from coda.tools.base import ToolContext
 from coda.tools.registry import builtin_tools
@@ -188,12 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(edit_figure(Path(tmp)))
         if not args.skip_read:
             figures.update(read_figure(Path(tmp)))
-    width = max(map(len, figures))
-    for key, value in figures.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        print(f"{key:<{width}}  {shown}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(figures, args.json)
     return 0
 
 
