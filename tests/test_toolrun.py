@@ -14,6 +14,7 @@ from coda.permissions.prompter import NeverAsk
 from coda.permissions.rules import parse_rule
 from coda.toolrun import ToolRunner
 from coda.tools.base import ToolContext, ToolError, ToolOutput
+from coda.tools.registry import ToolRegistry
 
 
 class SleepTool:
@@ -59,7 +60,9 @@ def runner(
         workspace=Workspace([Path.cwd()]),
         allow=[parse_rule(name) for name in allowed],
     )
-    return ToolRunner(tools, RulePolicy(config, ctx, NeverAsk(), headless=True), ctx)
+    return ToolRunner(
+        ToolRegistry(tools.values()), RulePolicy(config, ctx, NeverAsk(), headless=True), ctx
+    )
 
 
 def call(i: int, name: str, **args: Any) -> ToolUseBlock:

@@ -11,7 +11,8 @@ import logging
 
 from coda.messages import TextBlock, ToolResultBlock, ToolUseBlock
 from coda.permissions.base import PermissionPolicy
-from coda.tools.base import Tool, ToolContext, ToolError, ToolOutput, validate_input
+from coda.tools.base import ToolContext, ToolError, ToolOutput, validate_input
+from coda.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def error_result(call: ToolUseBlock, text: str) -> ToolResultBlock:
 
 
 class ToolRunner:
-    def __init__(self, tools: dict[str, Tool], policy: PermissionPolicy, ctx: ToolContext) -> None:
+    def __init__(self, tools: ToolRegistry, policy: PermissionPolicy, ctx: ToolContext) -> None:
         self._tools = tools
         self._policy = policy
         self._ctx = ctx
@@ -51,7 +52,7 @@ class ToolRunner:
     async def run_one(self, call: ToolUseBlock) -> tuple[ToolResultBlock, ToolOutput | None]:
         tool = self._tools.get(call.name)
         if tool is None:
-            names = ", ".join(sorted(self._tools))
+            names = ", ".join(sorted(self._tools.names()))
             return error_result(
                 call, f"No tool named {call.name!r}. Available tools: {names}."
             ), None

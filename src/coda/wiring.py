@@ -12,7 +12,7 @@ from coda.permissions.base import Mode, Prompter
 from coda.permissions.paths import Workspace
 from coda.permissions.policy import DecisionRecord, PolicyConfig, RulePolicy
 from coda.permissions.rules import Rule, RuleError, parse_rule
-from coda.providers.base import ConfigurationError, ToolSpec
+from coda.providers.base import ConfigurationError
 from coda.providers.catalog import ModelInfo, cost_usd
 from coda.providers.factory import ProviderSetup, build_provider
 from coda.session import ModelLimits, Session
@@ -20,7 +20,7 @@ from coda.settings import Settings, load_settings, save_local_rule
 from coda.system_prompt import build_system_prompt
 from coda.toolrun import ToolRunner
 from coda.tools.base import Tool, ToolContext
-from coda.tools.registry import builtin_tools
+from coda.tools.registry import ToolRegistry, builtin_tools
 from coda.usage import Totals
 
 DEFAULT_MAX_TOKENS = 32_000
@@ -101,16 +101,17 @@ def wire_session(
         headless=headless,
     )
     tools = _tools(opts, mode)
+    registry = ToolRegistry(tools)
     info = setup.choice.info
     totals = Totals(pricer=lambda _model, usage: cost_usd(info, usage))
     base = TurnConfig(
         model=setup.choice.model_id,
         system=_system_prompt(opts, cwd, settings),
-        tools=[ToolSpec(t.name, t.description, t.input_schema) for t in tools],
+        tools=registry.specs(),
         max_tokens=0,
         max_turns=opts.max_turns,
     )
-    runner = ToolRunner({t.name: t for t in tools}, policy, ctx)
+    runner = ToolRunner(registry, policy, ctx)
     agent = Agent(setup.provider, runner, observer, totals)
     session = Session(
         agent,
