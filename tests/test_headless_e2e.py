@@ -108,6 +108,7 @@ def test_json_result_fields_and_cost(model_server: ModelServer, repo: Path, home
         "output_tokens": 150,
         "cache_creation_input_tokens": 2000,
         "cache_read_input_tokens": 3000,
+        "thinking_tokens": 0,
     }
     # $3 in, $15 out, $3.75 cache write, $0.30 cache read per million tokens.
     expected = (1500 * 3 + 150 * 15 + 2000 * 3.75 + 3000 * 0.30) / 1e6

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coda",
         description="A terminal coding agent. Run `coda -p PROMPT` for an unattended run, "
         "or `coda doctor` to check the setup.",
-        epilog="Commands: coda doctor (check providers, tools and paths).",
+        epilog="Commands: coda doctor (check providers, tools and paths); "
+        "coda sessions (list this directory's sessions).",
     )
     parser.add_argument("prompt", nargs="?", help="the prompt (read from stdin when absent)")
     parser.add_argument(
@@ -105,6 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--sandbox", action="store_true", help="run Bash inside bubblewrap")
     parser.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_session",
+        action="store_true",
+        help="continue the latest session in this directory",
+    )
+    parser.add_argument(
+        "-r",
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="SESSION_ID",
+        help="resume a session by id (a prefix will do); without an id, pick one",
+    )
+    parser.add_argument(
+        "--fork-session",
+        action="store_true",
+        help="with --continue or --resume: carry on under a new session id",
+    )
+    parser.add_argument(
+        "--max-budget-usd",
+        type=float,
+        metavar="DOLLARS",
+        help="stop the run once it has spent this much",
+    )
+    parser.add_argument(
         "--permission-prompt-tool",
         metavar="MCP_TOOL",
         help="hand permission questions to an MCP tool (needs MCP servers)",
@@ -119,12 +146,20 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
         from coda.doctor import run_doctor
 
         return run_doctor(deps.env, deps.stdout)
+    if args_list[:1] == ["sessions"]:
+        from coda.transcript.listing import run_sessions
+
+        return run_sessions(deps.env, deps.cwd, deps.stdout)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return int(exc.code or 0)
     prompt = args.prompt
+    problem = _check_resume_flags(args)
+    if problem:
+        deps.stderr.write(f"coda: {problem}\n")
+        return EXIT_USAGE
     if not args.print and deps.stdin.isatty() and deps.stdout.isatty():
         from coda.interactive import run_interactive
 
@@ -140,6 +175,14 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
         )
     if prompt is None and not deps.stdin.isatty():
         prompt = deps.stdin.read()
+    if args.resume == "":
+        from coda.transcript.listing import recent_sessions_hint
+
+        deps.stderr.write(
+            "coda: --resume needs a session id when run unattended.\n"
+            + recent_sessions_hint(deps.env, deps.cwd)
+        )
+        return EXIT_USAGE
     if not prompt or not prompt.strip():
         deps.stderr.write(
             'coda: no prompt given. Usage: coda -p "your prompt" (or pipe it on stdin)\n'
@@ -156,10 +199,28 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
     return run_headless(options, env=deps.env, cwd=deps.cwd, out=deps.stdout, err=deps.stderr)
 
 
+def _check_resume_flags(args: argparse.Namespace) -> str | None:
+    if args.fork_session and not (args.continue_session or args.resume is not None):
+        return "--fork-session goes with --continue or --resume"
+    if args.continue_session and args.resume:
+        return "give either --continue or --resume ID, not both"
+    if args.max_budget_usd is not None and not args.max_budget_usd > 0:
+        return "--max-budget-usd must be a positive number of dollars"
+    return None
+
+
 def _run_options(args: argparse.Namespace) -> RunOptions:
+    from coda.resume import ResumeRequest
     from coda.wiring import RunOptions
 
     return RunOptions(
+        resume=ResumeRequest(
+            session_id=args.resume or None,
+            latest=args.continue_session,
+            fork=args.fork_session,
+            pick=args.resume == "",
+        ),
+        max_budget_usd=args.max_budget_usd,
         model=args.model,
         max_turns=args.max_turns,
         system_prompt=args.system_prompt,

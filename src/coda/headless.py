@@ -86,6 +86,7 @@ def run_headless(
         duration_ms=int((time.perf_counter() - started) * 1000),
         duration_api_ms=int(session.totals.api_seconds * 1000),
         total_cost_usd=session.totals.cost_usd,
+        cost_by_kind=session.totals.cost_by_kind,
         usage=session.totals.usage.to_dict(),
         model=setup.choice.model_id,
         permission_denials=[
@@ -102,6 +103,8 @@ async def _run(wired: Wired, prompt: str) -> TurnResult:
     try:
         return await wired.session.submit(prompt)
     finally:
+        if wired.session.log is not None:
+            wired.session.log.close()
         # Background jobs and the shell end with the session, even on Ctrl-C.
         await wired.session.tool_ctx.aclose()
         await wired.setup.provider.aclose()

@@ -74,6 +74,9 @@ class Usage:
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    # Of the output tokens, how many were thinking. OpenAI reports it; Anthropic does not,
+    # so coda estimates it from the thinking text (see agent.estimate_thinking_tokens).
+    thinking_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -81,7 +84,13 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cache_creation_input_tokens + other.cache_creation_input_tokens,
             self.cache_read_input_tokens + other.cache_read_input_tokens,
+            self.thinking_tokens + other.thinking_tokens,
         )
+
+    @property
+    def context_tokens(self) -> int:
+        """Everything the request's prompt held, cached or not."""
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
 
     def to_dict(self) -> dict[str, int]:
         return {
@@ -89,7 +98,15 @@ class Usage:
             "output_tokens": self.output_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
+            "thinking_tokens": self.thinking_tokens,
         }
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Usage:
+        if not isinstance(raw, dict):
+            return cls()
+        values = [raw.get(name, 0) for name in _USAGE_FIELDS]
+        return cls(*(v if isinstance(v, int) and v >= 0 else 0 for v in values))
 
 
 @dataclass(slots=True)
@@ -117,6 +134,13 @@ class AssistantMessage:
 
 
 Message: TypeAlias = UserMessage | AssistantMessage
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "thinking_tokens",
+)
 
 
 def user_text(text: str) -> UserMessage:
@@ -152,3 +176,68 @@ def block_to_dict(block: Block) -> JsonObject:
 
 def message_to_dict(message: Message) -> JsonObject:
     return {"role": message.role, "content": [block_to_dict(b) for b in message.content]}
+
+
+class MessageFormatError(ValueError):
+    """A stored message that is not in the shape message_to_dict writes."""
+
+
+def block_from_dict(raw: object) -> Block:
+    """The inverse of block_to_dict; raises MessageFormatError on anything else."""
+    if not isinstance(raw, dict):
+        raise MessageFormatError("a block is not an object")
+    try:
+        match raw.get("type"):
+            case "text":
+                return TextBlock(_str(raw["text"]))
+            case "thinking":
+                return ThinkingBlock(_str(raw["thinking"]), _str(raw.get("signature", "")))
+            case "redacted_thinking":
+                return RedactedThinkingBlock(_str(raw["data"]))
+            case "tool_use":
+                input_ = raw["input"]
+                if not isinstance(input_, dict):
+                    raise MessageFormatError("tool_use input is not an object")
+                return ToolUseBlock(_str(raw["id"]), _str(raw["name"]), input_)
+            case "image":
+                source = raw["source"]
+                return ImageBlock(_str(source["media_type"]), _str(source["data"]))
+            case "tool_result":
+                content = [block_from_dict(b) for b in raw.get("content", [])]
+                kept = [b for b in content if isinstance(b, TextBlock | ImageBlock)]
+                if len(kept) != len(content):
+                    raise MessageFormatError("a tool_result holds a block it cannot")
+                return ToolResultBlock(
+                    _str(raw["tool_use_id"]), kept, is_error=bool(raw.get("is_error", False))
+                )
+            case other:
+                raise MessageFormatError(f"unknown block type {other!r}")
+    except (KeyError, TypeError) as exc:
+        raise MessageFormatError(f"a block lacks a field: {exc}") from None
+
+
+def message_from_dict(raw: object) -> Message:
+    if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
+        raise MessageFormatError("a message is not an object with a content list")
+    blocks = [block_from_dict(b) for b in raw["content"]]
+    if raw.get("role") == "user":
+        user = [b for b in blocks if isinstance(b, TextBlock | ImageBlock | ToolResultBlock)]
+        if len(user) != len(blocks):
+            raise MessageFormatError("a user message holds an assistant block")
+        return UserMessage(user)
+    if raw.get("role") == "assistant":
+        reply = [
+            b
+            for b in blocks
+            if isinstance(b, TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock)
+        ]
+        if len(reply) != len(blocks):
+            raise MessageFormatError("an assistant message holds a user block")
+        return AssistantMessage(reply)
+    raise MessageFormatError(f"unknown role {raw.get('role')!r}")
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise MessageFormatError("a text field is not a string")
+    return value

@@ -36,7 +36,19 @@ DEFAULT_MANAGED = Path("/etc/coda/managed-settings.json")
 LOCAL_SETTINGS = Path(".coda") / "settings.local.json"
 
 _BEHAVIORS: tuple[Behavior, ...] = ("allow", "ask", "deny")
-_KNOWN_TOP = frozenset({"permissions", "env", "model", "sandbox", "includeCoAuthoredBy", "hooks"})
+_KNOWN_TOP = frozenset(
+    {
+        "permissions",
+        "env",
+        "model",
+        "sandbox",
+        "includeCoAuthoredBy",
+        "hooks",
+        "autoCompact",
+        "autoCompactThreshold",
+        "checkpoints",
+    }
+)
 _KNOWN_PERMISSIONS = frozenset(
     {*_BEHAVIORS, "defaultMode", "additionalDirectories", "disableBypassPermissionsMode"}
 )
@@ -68,6 +80,11 @@ class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     include_co_authored_by: bool = True
     hooks: dict[str, Any] = field(default_factory=dict)
+    auto_compact: bool = True
+    # Compact when a request would pass this share of the model's context window.
+    auto_compact_threshold: float = 0.85
+    # Snapshot the workspace before each prompt so /rewind can restore files.
+    checkpoints: bool = True
     # Top-level keys coda does not use (Claude Code's statusLine, apiKeyHelper, …), kept.
     extra: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
@@ -173,6 +190,9 @@ class _Parsed:
     allowed_domains: list[str] = field(default_factory=list)
     include_co_authored_by: bool | None = None
     hooks: dict[str, Any] = field(default_factory=dict)
+    auto_compact: bool | None = None
+    auto_compact_threshold: float | None = None
+    checkpoints: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -209,10 +229,22 @@ class _Layer:
         self.out.env = self._mapping_of_str(data, ("env",))
         self.out.model = self._typed(data, ("model",), str)
         self.out.include_co_authored_by = self._typed(data, ("includeCoAuthoredBy",), bool)
+        self.out.auto_compact = self._typed(data, ("autoCompact",), bool)
+        self.out.checkpoints = self._typed(data, ("checkpoints",), bool)
+        self._threshold(data)
         self._sandbox(data)
         hooks = self._typed(data, ("hooks",), dict)
         self.out.hooks = hooks if hooks is not None else {}
         return self.out
+
+    def _threshold(self, data: dict[str, Any]) -> None:
+        key: _Key = ("autoCompactThreshold",)
+        value = data.get("autoCompactThreshold")
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            self._fail(key, "must be a number above 0 and at most 1 (0.85 is 85%)")
+        self.out.auto_compact_threshold = float(value)
 
     def _permissions(self, data: dict[str, Any]) -> None:
         perms = self._typed(data, ("permissions",), dict)
@@ -381,6 +413,12 @@ def _merge(settings: Settings, layer: _Parsed) -> None:
     settings.model = layer.model if layer.model is not None else settings.model
     if layer.include_co_authored_by is not None:
         settings.include_co_authored_by = layer.include_co_authored_by
+    if layer.auto_compact is not None:
+        settings.auto_compact = layer.auto_compact
+    if layer.auto_compact_threshold is not None:
+        settings.auto_compact_threshold = layer.auto_compact_threshold
+    if layer.checkpoints is not None:
+        settings.checkpoints = layer.checkpoints
     sandbox = settings.sandbox
     if layer.sandbox_enabled is not None:
         sandbox.enabled = layer.sandbox_enabled

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coda.agent import Agent, Observer, TurnConfig
 from coda.permissions.base import Mode, Prompter
@@ -13,15 +14,19 @@ from coda.permissions.paths import Workspace
 from coda.permissions.policy import DecisionRecord, PolicyConfig, RulePolicy
 from coda.permissions.rules import Rule, RuleError, parse_rule
 from coda.providers.base import ConfigurationError
-from coda.providers.catalog import ModelInfo, cost_usd
+from coda.providers.catalog import ModelInfo, cost_breakdown, cost_usd
 from coda.providers.factory import ProviderSetup, build_provider
-from coda.session import ModelLimits, Session
+from coda.resume import ResumeRequest, attach_transcript
+from coda.session import CompactSettings, ModelLimits, Session
 from coda.settings import Settings, load_settings, save_local_rule
 from coda.system_prompt import build_system_prompt
 from coda.toolrun import ToolRunner
 from coda.tools.base import Tool, ToolContext
 from coda.tools.registry import ToolRegistry, builtin_tools
 from coda.usage import Totals
+
+if TYPE_CHECKING:
+    from coda.memory import Memory
 
 DEFAULT_MAX_TOKENS = 32_000
 UNKNOWN_MODEL_MAX_TOKENS = 8_192
@@ -43,6 +48,9 @@ class RunOptions:
     settings: str | None = None
     sandbox: bool = False
     permission_prompt_tool: str | None = None
+    # --continue / --resume ID / --fork-session
+    resume: ResumeRequest = field(default_factory=ResumeRequest)
+    max_budget_usd: float | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +61,7 @@ class Wired:
     policy: RulePolicy
     tools: list[Tool]
     notices: list[str] = field(default_factory=list)
+    memory: Memory | None = None
 
 
 def wire_session(
@@ -83,8 +92,19 @@ def wire_session(
             f"--permission-prompt-tool {opts.permission_prompt_tool}: MCP tools are not "
             "available yet, so questions are answered as in an unattended run (refused)"
         )
+    from coda.memory import NestedMemory, load_memory
+
+    memory = load_memory(cwd, merged_env)
+    notices.extend(memory.warnings)
+    info = setup.choice.info
+    if opts.max_budget_usd is not None and info is None:
+        raise ConfigurationError(
+            f"--max-budget-usd needs known prices, and {setup.choice.model_id} is not in "
+            "coda's catalog: choose a catalogued model or drop the budget"
+        )
     policy_config = PolicyConfig(
         mode=mode,
+        memory_imports=list(memory.import_paths),
         workspace=workspace,
         allow=[*settings.permissions.allow, *_cli_rules(opts.allowed, cwd)],
         ask=list(settings.permissions.ask),
@@ -102,11 +122,13 @@ def wire_session(
     )
     tools = _tools(opts, mode)
     registry = ToolRegistry(tools)
-    info = setup.choice.info
-    totals = Totals(pricer=lambda _model, usage: cost_usd(info, usage))
+    totals = Totals(
+        pricer=lambda _model, usage: cost_usd(info, usage),
+        breakdown=lambda _model, usage: cost_breakdown(info, usage),
+    )
     base = TurnConfig(
         model=setup.choice.model_id,
-        system=_system_prompt(opts, cwd, settings),
+        system=_system_prompt(opts, cwd, settings, memory.render()),
         tools=registry.specs(),
         max_tokens=0,
         max_turns=opts.max_turns,
@@ -120,8 +142,35 @@ def wire_session(
         totals,
         ctx,
         thinking_budget=_explicit_budget(opts, merged_env),
+        compact_settings=CompactSettings(settings.auto_compact, settings.auto_compact_threshold),
+        nested_memory=NestedMemory(cwd, merged_env, [f.path for f in memory.files]),
+        max_budget_usd=opts.max_budget_usd,
     )
-    return Wired(session, setup, settings, policy, tools, notices)
+    notices += attach_transcript(
+        session, opts.resume, env=env, cwd=cwd, model=setup.choice.model_id
+    )
+    _checkpoints(session, settings, merged_env, cwd, notices)
+    return Wired(session, setup, settings, policy, tools, notices, memory)
+
+
+def _checkpoints(
+    session: Session, settings: Settings, env: Mapping[str, str], cwd: Path, notices: list[str]
+) -> None:
+    if not settings.checkpoints or env.get("CODA_CHECKPOINTS") == "0":
+        return
+    home = Path(env.get("HOME") or Path.home())
+    if cwd.resolve() in (home.resolve(), Path("/")):
+        notices.append(
+            f"checkpoints are off in {cwd}: snapshotting a whole home or root directory is "
+            "too slow. Start coda in a project directory to be able to rewind file changes"
+        )
+        return
+    from coda.checkpoints import Checkpoints
+    from coda.transcript.store import project_dir
+
+    session.checkpoints = Checkpoints(
+        cwd, project_dir(env, cwd) / "shadow.git", session_id=session.session_id, timeout=15.0
+    )
 
 
 def _mode(opts: RunOptions, settings: Settings) -> Mode:
@@ -198,6 +247,7 @@ def _limits(info: ModelInfo | None, max_tokens: int | None) -> ModelLimits:
         info.can_think,
         info.interleaved_thinking,
         adaptive=info.thinking_mode == "adaptive",
+        context_window=info.context_window,
     )
 
 
@@ -213,11 +263,29 @@ def _explicit_budget(opts: RunOptions, env: Mapping[str, str]) -> int | None:
         raise ConfigurationError(f"MAX_THINKING_TOKENS must be a number, got {raw!r}") from None
 
 
-def _system_prompt(opts: RunOptions, cwd: Path, settings: Settings) -> str:
+def _system_prompt(opts: RunOptions, cwd: Path, settings: Settings, memory: str) -> str:
+    """The base prompt, then the memory files, then appended text. All of it is fixed for
+    the session, so the whole system prompt stays one cached prefix."""
     if opts.system_prompt is not None:
         system = opts.system_prompt
     else:
         system = build_system_prompt(cwd, co_authored_by=settings.include_co_authored_by)
-    if opts.append_system_prompt:
-        system = system.rstrip("\n") + "\n\n" + opts.append_system_prompt
+    for extra in (memory, opts.append_system_prompt):
+        if extra:
+            system = system.rstrip("\n") + "\n\n" + extra
     return system
+
+
+def refresh_memory(wired: Wired, opts: RunOptions, *, env: Mapping[str, str], cwd: Path) -> None:
+    """Read the memory files again (after /memory edited one): the system prompt changes,
+    so the next request writes a new cache entry once."""
+    from dataclasses import replace
+
+    from coda.memory import load_memory
+
+    memory = load_memory(cwd, {**env, **wired.settings.env})
+    wired.memory = memory
+    session = wired.session
+    system = _system_prompt(opts, cwd, wired.settings, memory.render())
+    session.base = replace(session.base, system=system)
+    wired.policy.config.memory_imports = list(memory.import_paths)

@@ -198,18 +198,32 @@ def _segments(body: dict[str, Any]) -> list[dict[str, Any]]:
     return segments
 
 
-class PromptCache:
-    """Prefix prompt caching, simplified.
+# How far back from a breakpoint the API looks for an earlier cache entry, in blocks.
+LOOKBACK_BLOCKS = 20
 
-    A request's prompt is a sequence of segments (tools, system blocks, message blocks);
-    the prefix ending at each segment that carries `cache_control` is remembered by a hash
-    of the model and the segments (without their cache_control markers). On a request, the
-    longest remembered prefix up to the last breakpoint is read from the cache, the rest up
-    to the last breakpoint is written to it, and whatever follows is plain input. Sizes are
-    serialized characters / 4. Left out: the 1024-token minimum, the 20-block lookback, TTLs.
+
+class PromptCache:
+    """Prefix prompt caching after the rules Anthropic documents, simplified.
+
+    A request's prompt is a sequence of segments: tools, then system blocks, then message
+    blocks. A segment that carries `cache_control` is a breakpoint, and the prefix ending
+    there is known by a hash of the model and the segments (without their markers). Sizes
+    are serialized characters / 4.
+
+    - A breakpoint whose prefix is under `min_tokens` (the API's minimum cacheable length)
+      is ignored: nothing is written or read for it.
+    - Reads: for each breakpoint, a cached prefix is looked for ending at the breakpoint,
+      then at each of the `LOOKBACK_BLOCKS` segments before it, going backwards, and no
+      earlier. The longest prefix found over all breakpoints is read.
+    - Writes: the prefix at every breakpoint is cached. What lies between the read prefix
+      and the last breakpoint is written; whatever follows that breakpoint is plain input.
+
+    Left out: TTLs and eviction, per-model minimums, and the tools and system caches being
+    invalidated separately.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, min_tokens: int = 1024) -> None:
+        self.min_tokens = min_tokens
         self._seen: set[str] = set()
 
     def account(self, body: dict[str, Any], input_tokens: int) -> Usage:
@@ -226,13 +240,17 @@ class PromptCache:
             hashes.append(digest.hexdigest())
             total += len(text) // 4
             sizes.append(total)
+        breakpoints = [b for b in breakpoints if sizes[b] >= self.min_tokens]
         if not breakpoints:
             return Usage(input_tokens=input_tokens)
-        last = breakpoints[-1]
-        hits = [i for i in range(last + 1) if hashes[i] in self._seen]
-        read = sizes[hits[-1]] if hits else 0
-        created = sizes[last] - read
-        self._seen.update(hashes[i] for i in breakpoints)
+        read = 0
+        for b in breakpoints:
+            for i in range(b, max(-1, b - LOOKBACK_BLOCKS - 1), -1):
+                if hashes[i] in self._seen:
+                    read = max(read, sizes[i])
+                    break
+        created = sizes[breakpoints[-1]] - read
+        self._seen.update(hashes[b] for b in breakpoints)
         return Usage(
             input_tokens=max(1, input_tokens - read - created),
             cache_creation_input_tokens=created,

@@ -32,6 +32,7 @@ from tests.fakes.script import (
     HTTPFault,
     Item,
     Reply,
+    Respond,
     StreamError,
     Usage,
     output_size,
@@ -67,20 +68,22 @@ class ModelServer:
         *,
         port: int = 0,
         cache: bool = False,
+        cache_min_tokens: int = 1024,
         require_key: str | None = None,
         repeat: bool = False,
         strict: bool = False,
         seed: int = 0,
         models: tuple[str, ...] = DEFAULT_MODELS,
     ) -> None:
-        """`cache`: emulate prompt-cache accounting (see anthropic_wire.PromptCache).
+        """`cache`: emulate prompt-cache accounting (see anthropic_wire.PromptCache), with
+        `cache_min_tokens` as the shortest prefix that is cached.
         `repeat`: replay the script forever. `strict`: answer a request that breaks an
         invariant with a 400, as the real API would, instead of playing the script."""
         self.requests: list[Recorded] = []
         self.violations: list[str] = []
         self.sent: list[Sent] = []
         self._port = port
-        self._cache = anthropic_wire.PromptCache() if cache else None
+        self._cache = anthropic_wire.PromptCache(cache_min_tokens) if cache else None
         self._require_key = require_key
         self._repeat = repeat
         self._strict = strict
@@ -217,7 +220,7 @@ class ModelServer:
             self._violate(index, protocol, [message])
             ex.send_json(500, wire.error_body(500, message))
             return
-        self._play(ex, item, protocol, body, len(raw))
+        self._play(ex, item, protocol, body, len(raw), index)
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         bearer = headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -232,14 +235,29 @@ class ModelServer:
         return problems
 
     def _play(
-        self, ex: _Handler, item: Item, protocol: Protocol, body: dict[str, Any], size: int
+        self,
+        ex: _Handler,
+        item: Item,
+        protocol: Protocol,
+        body: dict[str, Any],
+        size: int,
+        index: int,
     ) -> None:
-        while isinstance(item, Delay):
+        wire = anthropic_wire if protocol == "anthropic" else openai_wire
+        while isinstance(item, Delay | Respond):
+            if isinstance(item, Respond):
+                try:
+                    item = item.fn(body)
+                except Exception as exc:  # a bug in the test's function: fail loudly, not hang
+                    message = f"Respond function raised {type(exc).__name__}: {exc}"
+                    self._violate(index, protocol, [message])
+                    ex.send_json(500, wire.error_body(500, message))
+                    return
+                continue
             if self._stopping.wait(item.seconds):
                 ex.abort()
                 return
             item = item.item
-        wire = anthropic_wire if protocol == "anthropic" else openai_wire
         if isinstance(item, HTTPFault):
             headers = dict(item.headers)
             if item.retry_after is not None:

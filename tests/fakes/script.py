@@ -114,7 +114,18 @@ class Delay:
     item: Item
 
 
-Item = Reply | HTTPFault | CutStream | StreamError | Delay
+@dataclass
+class Respond:
+    """An item decided when it plays: `fn` gets the parsed request body and returns the item.
+
+    For a model that answers from what is in its context, e.g. a summary that quotes the
+    messages it was sent. Python only: JSON scripts have no form for it.
+    """
+
+    fn: Callable[[dict[str, Any]], Item]
+
+
+Item = Reply | HTTPFault | CutStream | StreamError | Delay | Respond
 
 
 def resolve(reply: Reply, new_id: Callable[[str], str]) -> Reply:

@@ -23,6 +23,7 @@ from tests.fakes.script import (
     RawToolUse,
     RedactedThinking,
     Reply,
+    Respond,
     StreamError,
     Text,
     Thinking,
@@ -492,7 +493,7 @@ def test_strict_mode_answers_violations_with_400() -> None:
 
 def test_prompt_cache_accounting_by_prefix() -> None:
     system = [
-        {"type": "text", "text": "You are coda. " * 200, "cache_control": {"type": "ephemeral"}}
+        {"type": "text", "text": "You are coda. " * 400, "cache_control": {"type": "ephemeral"}}
     ]
     with ModelServer(cache=True) as server:
         server.enqueue(Reply("a"), Reply("b"))
@@ -514,6 +515,97 @@ def test_prompt_cache_accounting_by_prefix() -> None:
     assert second.cache_read_input_tokens == first.cache_creation_input_tokens
     assert 0 < second.cache_creation_input_tokens < 100
     assert second.input_tokens > 0
+
+
+EPHEMERAL = {"type": "ephemeral"}
+BIG_SYSTEM = "You are coda, a coding agent. " * 200  # about 1,500 tokens
+
+
+def notes(count: int, tag: str) -> dict[str, Any]:
+    """A user message of `count` text blocks, the last one a cache breakpoint."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": f"{tag} {i}"} for i in range(count)]
+    blocks[-1]["cache_control"] = EPHEMERAL
+    return {"role": "user", "content": blocks}
+
+
+def test_prompt_cache_ignores_prefixes_under_the_minimum() -> None:
+    system = [{"type": "text", "text": "You are coda. " * 100, "cache_control": EPHEMERAL}]
+    with ModelServer(cache=True) as server:  # the default minimum: 1024 tokens
+        server.enqueue(Reply("a"), Reply("b"))
+        client = claude(server)
+        usages = [stream_message(client, system=system).usage for _ in range(2)]
+    for usage in usages:
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+        assert usage.input_tokens > 300
+
+    with ModelServer(cache=True, cache_min_tokens=100) as server:
+        server.enqueue(Reply("a"), Reply("b"))
+        client = claude(server)
+        first, second = (stream_message(client, system=system).usage for _ in range(2))
+    assert first.cache_creation_input_tokens > 300
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+
+
+def test_prompt_cache_looks_back_at_most_20_blocks_from_a_breakpoint() -> None:
+    marked = [{"type": "text", "text": BIG_SYSTEM, "cache_control": EPHEMERAL}]
+    unmarked = [{"type": "text", "text": BIG_SYSTEM}]
+    history = [*HI, {"role": "assistant", "content": "a"}]
+    with ModelServer(cache=True) as server:
+        server.enqueue(Reply("x"), Reply("y"), Reply("z"), Reply("w"))
+        client = claude(server)
+        first = stream_message(client, system=marked).usage
+        # Segments: system, "hi", "a", then 22 notes: the system is 24 blocks back.
+        far = stream_message(client, system=unmarked, messages=[*history, notes(22, "far")]).usage
+        # 10 notes: the system is 12 blocks back, within reach.
+        near = stream_message(client, system=unmarked, messages=[*history, notes(10, "near")]).usage
+        # Far again, but an earlier breakpoint (on "a") reaches the system.
+        a_marked = {"role": "assistant", "content": [{"type": "text", "text": "a"}]}
+        a_marked["content"][0]["cache_control"] = EPHEMERAL
+        both = [*HI, a_marked, notes(23, "two")]
+        two = stream_message(client, system=unmarked, messages=both).usage
+
+    system_tokens = first.cache_creation_input_tokens
+    assert system_tokens > 1024 and first.cache_read_input_tokens == 0
+    assert far.cache_read_input_tokens == 0
+    assert far.cache_creation_input_tokens > system_tokens  # all written again
+    assert near.cache_read_input_tokens == system_tokens
+    assert 0 < near.cache_creation_input_tokens < 250  # only the ten notes and "hi", "a"
+    assert two.cache_read_input_tokens == system_tokens
+
+
+def test_respond_answers_from_the_request_body(model_server: ModelServer) -> None:
+    def echo(body: dict[str, Any]) -> Reply:
+        last = body["messages"][-1]["content"]
+        return Reply(f"{body['model']} heard: {last}")
+
+    model_server.enqueue(Respond(echo), Delay(0.01, Respond(echo)))
+    client = claude(model_server)
+    first = stream_message(client, messages=[{"role": "user", "content": "ping"}])
+    assert first.content[0].text == f"{MODEL} heard: ping"
+    answer = gpt(model_server).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "pong"}]
+    )
+    assert answer.choices[0].message.content == "m heard: pong"
+    assert model_server.pending == 0
+
+
+def test_respond_may_return_any_item_and_a_raising_function_is_a_violation() -> None:
+    def fault(body: dict[str, Any]) -> HTTPFault:
+        return HTTPFault(429, retry_after=1)
+
+    def broken(body: dict[str, Any]) -> Reply:
+        raise KeyError("messages")
+
+    with ModelServer() as server:
+        server.enqueue(Respond(fault), Respond(broken))
+        client = claude(server)
+        with pytest.raises(anthropic.RateLimitError):
+            stream_message(client)
+        with pytest.raises(anthropic.InternalServerError, match="KeyError"):
+            stream_message(client)
+        assert server.violations == [
+            "request 1 (anthropic): Respond function raised KeyError: 'messages'"
+        ]
 
 
 # -- command line ----------------------------------------------------------------------------

@@ -109,8 +109,6 @@ async def test_clear_starts_a_new_conversation(harness: Harness, model_server: M
 
 
 async def test_later_commands_say_which_issue_brings_them(harness: Harness) -> None:
-    for command in ("/compact", "/init", "/memory", "/resume", "/rewind"):
-        assert "sessions issue" in await harness.say(command)
     assert "MCP issue" in await harness.say("/mcp")
     assert "unknown command /stauts" in await harness.say("/stauts")
 

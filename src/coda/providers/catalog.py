@@ -270,30 +270,44 @@ def _unknown_message(spec: str) -> str:
 # ---------------------------------------------------------------- cost
 
 
+COST_KINDS = ("input", "output", "cache_write", "cache_read", "thinking")
+
+
 def cost_usd(info: ModelInfo | None, usage: Usage) -> float | None:
     """What one response cost, or None when a price it needs is unknown (never 0 by default).
 
     `usage` is one request's usage: the long-prompt band is decided per request. As in
     Anthropic's usage, input_tokens excludes the cache reads and writes counted beside it.
     """
+    parts = cost_breakdown(info, usage)
+    if parts is None:
+        return None
+    return sum(v for k, v in parts.items() if k != "thinking")
+
+
+def cost_breakdown(info: ModelInfo | None, usage: Usage) -> dict[str, float] | None:
+    """Dollars by kind of token (COST_KINDS). Thinking is billed as output: its share is
+    reported beside output, not added to the total twice."""
     if info is None:
         return None
     in_factor = out_factor = 1.0
     band = info.long_prompt
-    prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
-    if band is not None and prompt > band.threshold_tokens:
+    if band is not None and usage.context_tokens > band.threshold_tokens:
         in_factor, out_factor = band.input_factor, band.output_factor
-
-    total = 0.0
-    for tokens, price, factor in (
-        (usage.input_tokens, info.input_price, in_factor),
-        (usage.output_tokens, info.output_price, out_factor),
-        (usage.cache_creation_input_tokens, info.cache_write_price, in_factor),
-        (usage.cache_read_input_tokens, info.cache_read_price, in_factor),
+    parts: dict[str, float] = {}
+    for kind, tokens, price, factor in (
+        ("input", usage.input_tokens, info.input_price, in_factor),
+        ("output", usage.output_tokens, info.output_price, out_factor),
+        ("cache_write", usage.cache_creation_input_tokens, info.cache_write_price, in_factor),
+        ("cache_read", usage.cache_read_input_tokens, info.cache_read_price, in_factor),
+        ("thinking", usage.thinking_tokens, info.output_price, out_factor),
     ):
-        if tokens == 0:
-            continue
-        if price is None:
+        if tokens and price is None:
             return None
-        total += tokens * price * factor
-    return total / 1_000_000
+        parts[kind] = tokens * (price or 0.0) * factor / 1_000_000
+    return parts
+
+
+def price_by_id(model: str, usage: Usage) -> float | None:
+    """cost_usd for a model named by id, as transcripts store it."""
+    return cost_usd(get_model_info(model), usage)

@@ -119,7 +119,9 @@ class WebFetchTool:
         page = CachedPage(fetched_at=self._clock(), url=fetched.url, markdown=markdown)
         ctx.web_cache[url] = page
         summary = f"Fetched {url} ({fetched.status}, {fetched.media_type or 'no type'}, "
-        return _page_output(url, page, prompt, summary + f"{_size(fetched.size)})")
+        # Past the cap only "over the cap" is known: how far over depends on chunk sizes.
+        size = f"over {_size(self._max_bytes)}" if fetched.cut else _size(fetched.size)
+        return _page_output(url, page, prompt, summary + f"{size})")
 
     async def _fetch(self, url: str) -> _Page | _OffsiteRedirect:
         import httpx2  # imported here so `coda --version` never pays for it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,9 +14,6 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Repl", str], Awaitable[None]]
 _BEHAVIORS: dict[str, Behavior] = {"allow": "allow", "ask": "ask", "deny": "deny"}
-SESSIONS_ISSUE = (
-    "arrives with the sessions issue (issue 6: transcripts, resume, memory, compaction)"
-)
 MCP_ISSUE = "arrives with the MCP issue (issue 7)"
 
 
@@ -51,13 +47,39 @@ async def _help(repl: Repl, arg: str) -> None:
 
 
 async def _clear(repl: Repl, arg: str) -> None:
-    session = repl.session
-    session.transcript.clear()
-    session.session_id = str(uuid.uuid4())
-    session.tool_ctx.read_files.clear()
-    session.tool_ctx.todos.clear()
+    repl.new_conversation()
     repl.view.last_thinking = ""
     repl.screen.text("Started a new conversation (the cost so far still counts).", "green")
+
+
+async def _compact(repl: Repl, arg: str) -> None:
+    from coda.ui import session_commands
+
+    await session_commands.compact(repl, arg)
+
+
+async def _init(repl: Repl, arg: str) -> None:
+    from coda.ui import session_commands
+
+    await session_commands.init(repl, arg)
+
+
+async def _memory(repl: Repl, arg: str) -> None:
+    from coda.ui import session_commands
+
+    await session_commands.memory(repl, arg)
+
+
+async def _resume(repl: Repl, arg: str) -> None:
+    from coda.ui import session_commands
+
+    await session_commands.resume(repl, arg)
+
+
+async def _rewind(repl: Repl, arg: str) -> None:
+    from coda.ui import session_commands
+
+    await session_commands.rewind(repl, arg)
 
 
 async def _cost(repl: Repl, arg: str) -> None:
@@ -204,11 +226,11 @@ COMMANDS: tuple[Command, ...] = (
         _permissions,
     ),
     Command("/status", "/status", "model, directory, mode, settings, sandbox", _status),
-    Command("/compact", "/compact [FOCUS]", "summarise the conversation", _later(SESSIONS_ISSUE)),
-    Command("/init", "/init", "write a CODA.md for this project", _later(SESSIONS_ISSUE)),
-    Command("/memory", "/memory", "edit the memory files", _later(SESSIONS_ISSUE)),
-    Command("/resume", "/resume", "go back to an earlier session", _later(SESSIONS_ISSUE)),
-    Command("/rewind", "/rewind", "undo to an earlier prompt", _later(SESSIONS_ISSUE)),
+    Command("/compact", "/compact [FOCUS]", "summarise the conversation so far", _compact),
+    Command("/init", "/init", "have the model write a CODA.md for this project", _init),
+    Command("/memory", "/memory", "edit a memory file in $EDITOR", _memory),
+    Command("/resume", "/resume [ID]", "go back to an earlier session here", _resume),
+    Command("/rewind", "/rewind", "undo to before an earlier prompt (esc esc)", _rewind),
     Command("/mcp", "/mcp", "MCP servers and their tools", _later(MCP_ISSUE)),
     Command("/exit", "/exit", "leave coda", _exit),
 )

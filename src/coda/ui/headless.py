@@ -28,6 +28,7 @@ class RunSummary:
     usage: dict[str, int]
     model: str
     permission_denials: list[dict[str, str]] = field(default_factory=list)
+    cost_by_kind: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,8 @@ class RunSummary:
             "duration_api_ms": self.duration_api_ms,
             # null, never 0, when the model's price is unknown.
             "total_cost_usd": self.total_cost_usd,
+            # input, output, cache_write, cache_read; thinking is the part of output it was.
+            "cost_usd_by_kind": self.cost_by_kind,
             "usage": self.usage,
             "model": self.model,
             "permission_denials": self.permission_denials,

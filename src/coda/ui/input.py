@@ -114,6 +114,15 @@ class InputPrompt:
         def _newline(event: KeyPressEvent) -> None:
             event.current_buffer.insert_text("\n")
 
+        @kb.add("escape", "escape", filter=typing)
+        def _rewind(event: KeyPressEvent) -> None:
+            # Esc Esc on an empty line opens /rewind, as in peers; with text it clears it.
+            buffer = event.current_buffer
+            if buffer.text:
+                buffer.reset()
+            else:
+                event.app.exit(result="/rewind")
+
         @kb.add("s-tab")
         def _cycle(event: KeyPressEvent) -> None:
             if repl.toolbar_parts() is not None:

@@ -195,6 +195,7 @@ class Repl:
         self._catch_sigint()
         try:
             self._banner()
+            await self._pick_session()
             if first_prompt and first_prompt.strip():
                 self.screen.plain(f"{self.glyphs.prompt} {first_prompt}", "bold")
                 await self.handle(first_prompt)
@@ -210,6 +211,28 @@ class Repl:
                 loop.remove_signal_handler(signal.SIGINT)
             await self.close()
         return self.exit_code
+
+    async def _pick_session(self) -> None:
+        """`coda --resume` without an id: choose the session before it is built."""
+        from coda.resume import ResumeRequest
+
+        run = self.run_options
+        if not run.resume.pick:
+            return
+        from coda.transcript.listing import format_row, sessions_here
+        from coda.ui.choose import choose
+
+        found = sessions_here(self.env, self.cwd)
+        index = None
+        if found:
+            rows = [format_row(s, prompt_width=50) for s in found]
+            index = await choose(self.screen, "Resume which session?", rows)
+        else:
+            self.screen.plain("No earlier sessions here; starting a new one.", "yellow")
+        chosen = None if index is None else found[index].session_id
+        self._run_options = replace(
+            run, resume=ResumeRequest(session_id=chosen, fork=run.resume.fork)
+        )
 
     async def handle(self, text: str) -> None:
         stripped = text.strip()
@@ -236,7 +259,7 @@ class Repl:
             self.screen.text(f"  {self.glyphs.result} attached {name}", "dim")
         for problem in attached.problems:
             self.screen.text(f"  {self.glyphs.error} {problem}", "red")
-        result = await self.run_interruptibly(self.session.submit(attached.prompt))
+        result = await self.run_interruptibly(self.session.submit(attached.prompt, typed=text))
         if result is not None and result.subtype != "success":
             self.screen.text(f"{self.glyphs.error} {result.error or result.text}", "red")
 
@@ -266,6 +289,7 @@ class Repl:
         if task.cancelled():
             if repair:
                 transcript[:] = repair_after_interrupt(transcript)
+                self.session.sync()
             self.view.interrupted(ask=repair)
             return None
         error = task.exception()
@@ -273,6 +297,7 @@ class Repl:
         if error is not None:
             if repair:
                 transcript[:] = repair_after_interrupt(transcript)
+                self.session.sync()
             self._report_bug(error)
             return None
         result: T = task.result()
@@ -350,12 +375,58 @@ class Repl:
     def rebuild(self, model: str | None) -> None:
         """Build the session again (for another model, or to enter plan mode with its tool),
         keeping the conversation, the rules, the mode and the tools' state."""
+        from coda.resume import ResumeRequest
+
         old = self.wired
-        run = replace(self.run_options, model=model, permission_mode=old.policy.config.mode)
+        run = replace(
+            self.run_options,
+            model=model,
+            permission_mode=old.policy.config.mode,
+            resume=ResumeRequest(),
+        )
         new = self.wire(run)
-        new.session.transcript = old.session.transcript
-        new.session.thinking_budget = old.session.thinking_budget
-        new.session.session_id = old.session.session_id
+        new.session.adopt(old.session)
+        self._swap(old, new, run)
+
+    def switch_session(self, session_id: str) -> None:
+        """Leave this conversation for an earlier one (/resume), keeping model and rules."""
+        from coda.config import SettingsError
+        from coda.providers.base import ConfigurationError
+        from coda.resume import ResumeRequest
+
+        old = self.wired
+        run = replace(
+            self.run_options,
+            permission_mode=old.policy.config.mode,
+            resume=ResumeRequest(session_id=session_id),
+        )
+        try:
+            new = self.wire(run)
+        except (ConfigurationError, SettingsError) as exc:
+            self.screen.text(f"{self.glyphs.error} {exc}", "red")
+            return
+        old.session.sync()
+        if old.session.log is not None:
+            old.session.log.close()
+        self._swap(old, new, run)
+        self._show_notices()
+        self.view.show_history(new.session.transcript)
+
+    def new_conversation(self) -> None:
+        self.session.start_over()
+
+    def reload_memory(self) -> None:
+        from coda.wiring import refresh_memory
+
+        refresh_memory(self.wired, self.run_options, env=self.env, cwd=self.cwd)
+
+    def prefill(self, text: str) -> None:
+        """Put `text` in the input line the next prompt shows (a rewound prompt)."""
+        self._keys.typeahead = text
+
+    def _swap(self, old: Wired, new: Wired, run: RunOptions) -> None:
+        from coda.resume import ResumeRequest
+
         config, old_config = new.policy.config, old.policy.config
         config.allow, config.ask, config.deny = old_config.allow, old_config.ask, old_config.deny
         ctx, old_ctx = new.session.tool_ctx, old.session.tool_ctx
@@ -366,7 +437,8 @@ class Repl:
             if name in old_ctx.resources:
                 ctx.resources[name] = old_ctx.resources.pop(name)
         self.past_totals.append(old.session.totals)
-        self._run_options = run
+        # The resume (or not) is done; a later rebuild must not read the transcript again.
+        self._run_options = replace(run, resume=ResumeRequest())
         self._set_wired(new)
         self._shown_notices = 0
         self._shown_session_notices = 0
@@ -399,11 +471,17 @@ class Repl:
         if self._announced:
             return
         self._announced = True
+        memory = self.wired.memory
+        if memory is not None and memory.files:
+            names = ", ".join(_short(f.path, self.cwd) for f in memory.files)
+            self.screen.plain(f"memory: {names}", "dim")
         if self.wired.setup.choice.info is None:
             self.screen.plain(
                 f"model {self.model_id} is not in coda's catalog: its cost is unknown", "yellow"
             )
         self._show_notices(plain=True)
+        if self.session.transcript:
+            self.view.show_history(self.session.transcript)
 
     def _show_notices(self, *, plain: bool = False) -> None:
         show = self.screen.plain if plain else self.screen.text
@@ -432,3 +510,11 @@ class Repl:
             f"{type(error).__name__}: {error}{where}. The conversation is intact.",
             "red",
         )
+
+
+def _short(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        home = Path.home()
+        return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)

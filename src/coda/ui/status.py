@@ -106,16 +106,34 @@ def status_line(
     return line[: max(0, limit - len(glyphs.ellipsis))] + glyphs.ellipsis
 
 
+def combined_by_kind(totals: Sequence[Totals]) -> dict[str, float] | None:
+    out: dict[str, float] = {}
+    for t in totals:
+        parts = t.cost_by_kind
+        if parts is None:
+            return None
+        for kind, dollars in parts.items():
+            out[kind] = out.get(kind, 0.0) + dollars
+    return out
+
+
 def cost_report(totals: Sequence[Totals]) -> list[str]:
     """The /cost listing: tokens by kind, per model, and dollars (or why they are unknown)."""
     usage = combined_usage(totals)
     requests = sum(t.requests for t in totals)
     api = sum(t.api_seconds for t in totals)
+    kinds = combined_by_kind(totals)
+
+    def row(label: str, tokens: int, kind: str) -> str:
+        dollars = "" if kinds is None else f"  {money(kinds.get(kind, 0.0)):>10}"
+        return f"{label:<21}{tokens:>12,}{dollars}"
+
     lines = [
-        f"Input tokens:        {usage.input_tokens:>12,}",
-        f"Output tokens:       {usage.output_tokens:>12,}",
-        f"Cache writes:        {usage.cache_creation_input_tokens:>12,}",
-        f"Cache reads:         {usage.cache_read_input_tokens:>12,}",
+        row("Input tokens:", usage.input_tokens, "input"),
+        row("Output tokens:", usage.output_tokens, "output"),
+        row("  of which thinking:", usage.thinking_tokens, "thinking"),
+        row("Cache writes:", usage.cache_creation_input_tokens, "cache_write"),
+        row("Cache reads:", usage.cache_read_input_tokens, "cache_read"),
         f"Requests:            {requests:>12,}",
         f"Time in the API:     {api:>11.1f}s",
     ]

@@ -111,6 +111,35 @@ class TerminalView:
         question = " What should coda do instead?" if ask else ""
         self.screen.text(f"{g.error} Interrupted.{question}", "yellow")
 
+    def show_history(self, transcript: list[Message], *, exchanges: int = 3) -> None:
+        """The end of a resumed conversation, so the person sees where it stands."""
+        from coda.messages import UserMessage
+
+        shown: list[tuple[str, str]] = []
+        for message in reversed(transcript):
+            if len([s for s in shown if s[0] == "user"]) >= exchanges:
+                break
+            if isinstance(message, UserMessage):
+                if any(isinstance(b, ToolResultBlock) for b in message.content):
+                    continue
+                text = " ".join(b.text for b in message.content if isinstance(b, TextBlock))
+                shown.append(("user", text))
+            elif message.text.strip():
+                shown.append(("assistant", message.text))
+        if not shown:
+            return
+        self.screen.text("Earlier in this conversation:", "dim")
+        for role, text in reversed(shown):
+            lines = text.strip().splitlines() or [""]
+            cut = lines[:6] + (["…"] if len(lines) > 6 else [])
+            if role == "user":
+                self.screen.text(f"{self.glyphs.prompt} {safe(cut[0])}", "bold")
+                for line in cut[1:]:
+                    self.screen.text(f"  {safe(line)}", "bold")
+            else:
+                for line in cut:
+                    self.screen.text(f"  {safe(line)}", "dim")
+
     def tick(self) -> None:
         """Advance the spinner; called a few times a second while a turn runs."""
         self._frame += 1

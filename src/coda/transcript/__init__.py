@@ -1,0 +1,1 @@
+"""Session transcripts: an append-only JSONL file per session, read back for resume."""
