@@ -133,8 +133,17 @@ def checkpoints(ws: Path, session: str = "s1", **kwargs: object) -> Checkpoints:
 def test_snapshot_covers_tracked_untracked_and_small_ignored_files(ws: Path) -> None:
     cp = checkpoints(ws)
     paths = snapshot_paths(cp, cp.snapshot("first"))
-    for expected in ("a.txt", "README.md", "untracked.txt", ".env", "app.log", "link",
-                     "src/pkg/deep.py", NON_UTF8_NAME, ".gitignore"):  # fmt: skip
+    for expected in (
+        "a.txt",
+        "README.md",
+        "untracked.txt",
+        ".env",
+        "app.log",
+        "link",
+        "src/pkg/deep.py",
+        NON_UTF8_NAME,
+        ".gitignore",
+    ):
         assert expected in paths
     assert "big.log" not in paths
     assert not any(p.startswith(("node_modules", ".git/")) for p in paths)
@@ -180,12 +189,15 @@ def test_restore_undoes_every_kind_of_change_and_leaves_excluded_files(ws: Path)
 def test_restore_only_touches_changed_files(ws: Path) -> None:
     cp = checkpoints(ws)
     snap = cp.snapshot("one")
-    untouched = ws / "src" / "pkg" / "deep.py"
-    inode = untouched.stat().st_ino
+    untouched, chmodded = ws / "src" / "pkg" / "deep.py", ws / "b.txt"
+    inodes = untouched.stat().st_ino, chmodded.stat().st_ino
     write(ws / "a.txt", "changed\n")
+    chmodded.chmod(0o755)
     report = cp.restore(snap)
-    assert report.written == ["a.txt"] and report.deleted == []
-    assert untouched.stat().st_ino == inode
+    assert report.written == ["a.txt", "b.txt"] and report.deleted == []
+    # Untouched files stay as they are, a mode change is a chmod, not a rewrite.
+    assert (untouched.stat().st_ino, chmodded.stat().st_ino) == inodes
+    assert chmodded.stat().st_mode & 0o777 == 0o644
 
 
 def test_restoring_an_older_snapshot_after_several_and_undoing_it(ws: Path) -> None:
@@ -287,8 +299,11 @@ def test_two_sessions_sharing_a_store_do_not_disturb_each_other(ws: Path) -> Non
     write(ws / "a.txt", "session two was here\n")
     write(ws / "two.txt", "two\n")
     state_two = tree_state(ws)
+    assert two.latest() is None
+    indexes = one.store / "indexes"
+    # Session two starts from a copy of session one's index, for its stat cache.
+    assert (indexes / "two").read_bytes() == (indexes / "one").read_bytes()
     snap_two = two.snapshot("two")
-    assert (one.store / "indexes" / "two").is_file()  # seeded from session one's index
 
     write(ws / "a.txt", "later\n")
     one.restore(snap_one)
@@ -300,8 +315,11 @@ def test_two_sessions_sharing_a_store_do_not_disturb_each_other(ws: Path) -> Non
     assert "2 files changed" in one.diff_stat(snap_one, snap_two)
     refs = git(ws.parent, "--git-dir", str(one.store), "for-each-ref", "--format=%(refname)")
     assert sorted(refs.split()) == [
-        "refs/coda/one/1", "refs/coda/one/2", "refs/coda/two/1", "refs/coda/two/2",
-    ]  # fmt: skip
+        "refs/coda/one/1",
+        "refs/coda/one/2",
+        "refs/coda/two/1",
+        "refs/coda/two/2",
+    ]
 
 
 def test_nested_repositories_are_left_out_and_left_alone(ws: Path) -> None:
@@ -333,6 +351,19 @@ def test_excluded_files_grow_out_and_ignored_directories_drop_out(ws: Path) -> N
     second = snapshot_paths(cp, cp.snapshot("second"))
     assert "build/out.txt" not in second and ".env" not in second
     assert "app.log" in second
+
+
+def test_user_global_excludes_apply(ws: Path) -> None:
+    home = Path(os.environ["HOME"])
+    write(home / "my-ignores", "*.iso\ncache/\n")
+    write(home / ".gitconfig", f"[core]\n\texcludesFile = {home / 'my-ignores'}\n")
+    write(ws / "disk.iso", b"i" * (LIMIT * 2))
+    write(ws / "cache" / "entry.txt", "c\n")
+    write(ws / "small.iso", "s\n")
+    cp = checkpoints(ws)
+    paths = snapshot_paths(cp, cp.snapshot("global"))
+    assert "small.iso" in paths  # ignored but small
+    assert "disk.iso" not in paths and "cache/entry.txt" not in paths
 
 
 def test_user_info_exclude_applies(ws: Path) -> None:
@@ -376,6 +407,11 @@ def test_running_out_of_time_is_a_clear_error(ws: Path) -> None:
     cp = checkpoints(ws, timeout=0.0)
     with pytest.raises(CheckpointError, match="did not finish within"):
         cp.snapshot("slow")
+
+
+def test_a_missing_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="is not a directory"):
+        checkpoints(tmp_path / "gone").snapshot("nothing there")
 
 
 def test_missing_git_is_a_clear_error(

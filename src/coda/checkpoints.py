@@ -353,6 +353,8 @@ class Checkpoints:
         self._stage(deadline)
         tree = self._git("write-tree", deadline=deadline).decode().strip()
         chain = self._load_chain(deadline)
+        # A new commit even when nothing changed: files outside the workspace may have, and
+        # their records hang on this snapshot (see `preserve`).
         n = len(chain) + 1
         parent = ["-p", chain[-1]] if chain else []
         message = f"{label}\n\ncoda-session: {self.session_id}\ncoda-snapshot: {n}\n"
@@ -373,13 +375,6 @@ class Checkpoints:
         # Without --directory git lists each new file; "x/" is a nested repository.
         others = self._git("ls-files", "-z", "--others", "--exclude-standard", deadline=deadline)
         new = [p for p in _split(others) if not p.endswith("/") and self._addable(p, None)]
-        count = _index_entries(self._index) + len(new)
-        if count > self.max_files:
-            raise CheckpointError(
-                f"{self.workspace} has {count:,} files to track, more than the {self.max_files:,} "
-                "checkpoints handle. Add big directories to .gitignore, or start coda in a "
-                "smaller directory."
-            )
         # With --directory, an ignored directory is one "dir/" line, never walked.
         ignored = self._git(
             "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
@@ -387,12 +382,20 @@ class Checkpoints:
         )  # fmt: skip
         limit = self.max_ignored_file_bytes
         small = [p for p in _split(ignored) if not p.endswith("/") and self._addable(p, limit)]
+        count = _index_entries(self._index) + len(new) + len(small)
+        if count > self.max_files:
+            raise CheckpointError(
+                f"{self.workspace} has {count:,} files to track, more than the {self.max_files:,} "
+                "checkpoints handle. Add big directories to .gitignore, or start coda in a "
+                "smaller directory."
+            )
         # Unreadable files are reported with exit 1 and keep their previous content.
         self._git("add", "-u", "--ignore-errors", ok=(0, 1), deadline=deadline)
         if new or small:
             paths = _join(new + small)
-            self._git("update-index", "--add", "--remove", "-z", "--stdin", stdin=paths,
-                      deadline=deadline)  # fmt: skip
+            self._git(
+                "update-index", "--add", "--remove", "-z", "--stdin", stdin=paths, deadline=deadline
+            )
 
     def _drop_excluded(self, deadline: float) -> None:
         """Forget ignored files kept earlier that snapshots now leave out: grown past the
@@ -407,13 +410,26 @@ class Checkpoints:
         drop = {p for p in kept if not self._addable(p, limit, missing_ok=True)}
         parents = sorted({p.rpartition("/")[0] for p in kept if "/" in p})
         if parents:
-            out = self._git("check-ignore", "--no-index", "-z", "--stdin", stdin=_join(parents),
-                            ok=(0, 1), deadline=deadline)  # fmt: skip
+            out = self._git(
+                "check-ignore",
+                "--no-index",
+                "-z",
+                "--stdin",
+                stdin=_join(parents),
+                ok=(0, 1),
+                deadline=deadline,
+            )
             ignored_dirs = set(_split(out))
             drop.update(p for p in kept if p.rpartition("/")[0] in ignored_dirs)
         if drop:
-            self._git("update-index", "--force-remove", "-z", "--stdin",
-                      stdin=_join(sorted(drop)), deadline=deadline)  # fmt: skip
+            self._git(
+                "update-index",
+                "--force-remove",
+                "-z",
+                "--stdin",
+                stdin=_join(sorted(drop)),
+                deadline=deadline,
+            )
 
     def _addable(self, rel: str, limit: int | None, *, missing_ok: bool = False) -> bool:
         """A readable regular file (no bigger than `limit`, if given) or a symlink."""
@@ -432,9 +448,11 @@ class Checkpoints:
     def _load_chain(self, deadline: float) -> list[str]:
         if self._chain is None:
             out = self._git(
-                "for-each-ref", "--format=%(refname)%00%(objectname)",
-                f"refs/coda/{self.session_id}", deadline=deadline,
-            )  # fmt: skip
+                "for-each-ref",
+                "--format=%(refname)%00%(objectname)",
+                f"refs/coda/{self.session_id}",
+                deadline=deadline,
+            )
             numbered = []
             for line in out.decode().splitlines():
                 ref, _, sha = line.partition("\0")
@@ -449,8 +467,9 @@ class Checkpoints:
     def _resolve(self, commit: str, deadline: float) -> str:
         if not commit or commit.startswith("-"):
             raise CheckpointError(f"{commit!r} is not a checkpoint id")
-        out = self._git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}", ok=(0, 1),
-                        deadline=deadline)  # fmt: skip
+        out = self._git(
+            "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}", ok=(0, 1), deadline=deadline
+        )
         if not out.strip():
             raise CheckpointError(f"no checkpoint {commit} in {self.store}")
         return out.decode().strip()
@@ -574,8 +593,9 @@ class Checkpoints:
             return
         for path in fresh:
             if path.is_file():
-                out = self._git("hash-object", "-w", "--no-filters", "--", str(path),
-                                deadline=deadline)  # fmt: skip
+                out = self._git(
+                    "hash-object", "-w", "--no-filters", "--", str(path), deadline=deadline
+                )
                 records[str(path)] = out.decode().strip()
             elif not os.path.lexists(path):
                 records[str(path)] = None
