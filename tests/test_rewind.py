@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.fakes.script import Reply, ToolUse
 from tests.helpers import anthropic_env
 
 SHELL = "bash -c 'rm gone.txt; mv old_name.txt new_name.txt'"
+OUTSIDE = Path("/tmp") / f"coda-rewind-outside-{os.getpid()}.txt"
 
 
 def tree_hashes(root: Path) -> dict[str, tuple[str, int]]:
@@ -90,6 +92,7 @@ async def repl(model_server: ModelServer, repo: Path, tmp_path: Path) -> AsyncIt
     assert await repl.ready()
     yield repl
     await repl.close()
+    OUTSIDE.unlink(missing_ok=True)
 
 
 def script_changes(server: ModelServer) -> None:
@@ -105,6 +108,8 @@ def script_changes(server: ModelServer) -> None:
         Reply([ToolUse("Write", {"file_path": "pkg/new.py", "content": "NEW = True\n"})]),
         Reply([ToolUse("Bash", {"command": SHELL})]),
         Reply([ToolUse("Bash", {"command": "echo changed >> small.log"})]),
+        Reply([ToolUse("Read", {"file_path": str(OUTSIDE)})]),
+        Reply([ToolUse("Write", {"file_path": str(OUTSIDE), "content": "overwritten\n"})]),
         Reply("All changed."),
     )
 
@@ -112,6 +117,7 @@ def script_changes(server: ModelServer) -> None:
 async def test_rewind_restores_files_and_conversation(
     repl: Repl, repo: Path, model_server: ModelServer
 ) -> None:
+    OUTSIDE.write_text("outside the workspace\n")
     before, git_before = tree_hashes(repo), git_dir_hash(repo)
     status_before = subprocess.run(
         ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
@@ -121,11 +127,13 @@ async def test_rewind_restores_files_and_conversation(
     after = tree_hashes(repo)
     assert after != before
     assert "gone.txt" not in after and "new_name.txt" in after and "pkg/new.py" in after
+    assert OUTSIDE.read_text() == "overwritten\n"
     assert repl.session.transcript
 
     await repl.handle("/rewind 1 both")
     assert tree_hashes(repo) == before  # every byte and mode, the small ignored file too
     assert git_dir_hash(repo) == git_before  # the person's .git is untouched
+    assert OUTSIDE.read_text() == "outside the workspace\n"  # kept before Write changed it
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
     ).stdout

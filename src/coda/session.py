@@ -248,6 +248,19 @@ class Session:
             self.log.end_turn()
         return changed
 
+    def preserve_outside(self, path: Path) -> None:
+        """Before Write/Edit changes a file outside the workspace: keep its bytes with the
+        latest snapshot, so a rewind can put it back. A failure only loses that undo."""
+        from coda.checkpoints import CheckpointError
+
+        cp = self.checkpoints
+        if cp is None:
+            return
+        try:
+            cp.preserve(path)
+        except (CheckpointError, OSError) as exc:
+            self.notices.append(f"could not keep a copy of {path} for rewind: {exc}")
+
     # -- memory files below the cwd
 
     def _after_tools(self, calls: list[ToolUseBlock], results: list[ToolResultBlock]) -> None:

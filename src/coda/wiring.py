@@ -171,6 +171,7 @@ def _checkpoints(
     session.checkpoints = Checkpoints(
         cwd, project_dir(env, cwd) / "shadow.git", session_id=session.session_id, timeout=15.0
     )
+    session.tool_ctx.before_write = session.preserve_outside
 
 
 def _mode(opts: RunOptions, settings: Settings) -> Mode:

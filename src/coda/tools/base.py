@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -74,6 +76,13 @@ class ToolContext:
     web_cache: dict[str, CachedPage] = field(default_factory=dict)
     # When set, every Bash command (foreground and background) runs through it.
     sandbox: Sandbox | None = None
+    # Called with a file's path before Write or Edit changes it: checkpoints keep files
+    # outside the workspace this way (the workspace itself is snapshotted whole).
+    before_write: Callable[[Path], None] | None = None
+
+    async def preserve(self, path: Path) -> None:
+        if self.before_write is not None:
+            await asyncio.to_thread(self.before_write, path)
 
     async def aclose(self) -> None:
         """End everything the tools started; safe to call more than once."""

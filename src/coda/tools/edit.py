@@ -77,6 +77,7 @@ class EditTool:
 
 async def run_edits(file_path: str, edits: list[EditSpec], ctx: ToolContext) -> ToolOutput:
     path = resolve_path(file_path, ctx.cwd)
+    await ctx.preserve(path)
     output, stamp = await asyncio.to_thread(change_file, path, edits, ctx.read_files, ctx.cwd)
     ctx.read_files[path] = stamp
     return output

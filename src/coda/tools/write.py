@@ -35,6 +35,7 @@ class WriteTool:
 
     async def run(self, args: JsonObject, ctx: ToolContext) -> ToolOutput:
         path = resolve_path(args["file_path"], ctx.cwd)
+        await ctx.preserve(path)
         output, stamp = await asyncio.to_thread(
             write_file, path, args["content"], ctx.read_files, ctx.cwd
         )
