@@ -154,8 +154,7 @@ def test_ctrl_c_stops_a_slow_streaming_reply(
     assert [m["role"] for m in messages] == ["user"]
     texts = [b["text"] for b in messages[0]["content"]]
     assert texts[0] == "tell me everything" and texts[-1] == "shorter please"
-    assert "tell me everything" in user_texts({"messages": messages[:1]})[0]
-    assert user_texts({"messages": messages[1:]}) == ["shorter please"]
+    assert any("interrupted" in t for t in texts[1:-1])
 
 
 def test_resizing_the_terminal_mid_session(
@@ -495,3 +494,28 @@ def test_esc_at_a_permission_question_interrupts_the_turn(
     assert not (repo / "never.txt").exists()
     [result] = tool_results(model_server.requests[1].body)
     assert result["is_error"] is True and "Interrupted by the person" in result_text(result)
+
+
+def test_esc_esc_rewinds_a_write_from_the_menu(
+    start_coda: StartCoda, model_server: ModelServer, repo: Path
+) -> None:
+    model_server.enqueue(
+        Reply([ToolUse("Write", {"file_path": "made.txt", "content": "new\n"})]),
+        Reply("Made it."),
+    )
+    term = start_coda("--permission-mode", "acceptEdits")
+    term.submit("make a file")
+    term.wait_for("Made it.")
+    term.wait_ready()
+    assert (repo / "made.txt").exists()
+    term.send("Escape", "Escape")
+    term.wait_for("Rewind to before which prompt?")
+    assert "make a file" in term.screen()
+    term.send("Enter")
+    term.wait_for("What to restore?")
+    term.send("Enter")  # the code and the conversation
+    term.wait_for("conversation rewound")
+    assert not (repo / "made.txt").exists()
+    assert "1 file(s) restored: made.txt" in term.screen()
+    # The rewound prompt is back in the input line, below the one sent before.
+    term.wait_until(lambda: term.count("make a file") >= 2, what="the prompt back in the input")
