@@ -99,7 +99,11 @@ def replay(records: list[dict[str, Any]]) -> Replayed:
 
 
 def _with_commit(ref: CheckpointRef, commits: dict[int, str]) -> CheckpointRef:
-    commit = commits.get(ref.id, ref.commit)
+    # Saved states share their refs; most already carry their commit, so nothing is built
+    # (rebuilding every ref of every saved state made a 1,000-turn resume quadratic).
+    commit = commits.get(ref.id)
+    if commit is None or commit == ref.commit:
+        return ref
     return CheckpointRef(ref.id, ref.n, commit, ref.prompt, ref.ts)
 
 
@@ -148,9 +152,12 @@ def _apply(record: dict[str, Any], state: _State, saved: dict[int, _State], out:
         out.next_checkpoint_id = max(out.next_checkpoint_id, ref.id + 1)
     elif kind == "snapshot":
         checkpoint_id, commit = int(record["id"]), str(record["commit"])
-        for i, ref in enumerate(state.checkpoints):
+        # The checkpoint is almost always the latest one: search from the end.
+        for i in range(len(state.checkpoints) - 1, -1, -1):
+            ref = state.checkpoints[i]
             if ref.id == checkpoint_id:
                 state.checkpoints[i] = CheckpointRef(ref.id, ref.n, commit, ref.prompt, ref.ts)
+                break
         out.commits[checkpoint_id] = commit
     elif kind == "rewind" and record.get("conversation", True):
         target = saved.get(int(record["to"]))
