@@ -57,12 +57,17 @@ def _one_run(server: ModelServer, base: Path, i: int, delay: float) -> str:
     proc = subprocess.Popen(
         args, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    project = base / "home" / "data" / "projects" / str(repo).replace("/", "-")
+    if i % 5:
+        # Most kills land inside the session: the clock starts at its first record, so a
+        # slow machine does not turn them all into kills during start-up.
+        deadline = time.monotonic() + 20
+        while not list(project.glob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.01)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    projects = base / "home" / "data" / "projects"
-    transcripts = [p for p in projects.glob("*/*.jsonl")] if projects.exists() else []
-    mine = [p for p in transcripts if str(repo).replace("/", "-") in p.parent.name]
+    mine = list(project.glob("*.jsonl"))
     run = run_coda(
         ["-c", "-p", f"{RESUME_WORD}: carry on", "--model", "claude-3-7-sonnet-20250219"],
         cwd=repo,
@@ -80,7 +85,8 @@ def _one_run(server: ModelServer, base: Path, i: int, delay: float) -> str:
 
 def test_kill_nine_at_random_points_then_continue(tmp_path: Path) -> None:
     rng = random.Random(20261128)
-    delays = [rng.uniform(0.15, 1.6) for _ in range(RUNS)]
+    # Every fifth run is killed at a random time from its start, start-up included.
+    delays = [rng.uniform(0.0, 1.0) if i % 5 else rng.uniform(0.05, 1.6) for i in range(RUNS)]
     (tmp_path / "home").mkdir()
     with ModelServer(repeat=True) as server:
         server.enqueue(Respond(scripted_model))
@@ -95,6 +101,6 @@ def test_kill_nine_at_random_points_then_continue(tmp_path: Path) -> None:
         server.assert_clean()  # pairing and verbatim thinking held in every request
     resumed = outcomes.count("resumed")
     # Most kills land mid-session; the test is only meaningful if they do.
-    assert resumed >= RUNS * 0.7, outcomes
+    assert resumed >= RUNS * 0.75, outcomes
     report = {"resumed": resumed, "before any record": outcomes.count("nothing yet")}
     print(json.dumps(report))
