@@ -216,3 +216,27 @@ def test_budget_needs_known_prices(model_server: ModelServer, repo: Path, home: 
         ["-p", "hi", "--model", "anthropic/mystery-1", "--max-budget-usd", "1"], cwd=repo, env=env
     )
     assert run.code == 2 and "catalog" in run.stderr
+
+
+def test_memory_files_reach_the_model(model_server: ModelServer, repo: Path, home: Path) -> None:
+    env = anthropic_env(model_server, home)
+    (home / "config").mkdir()
+    (home / "config" / "CODA.md").write_text("USER-RULE: answer briefly\n")
+    (repo / "AGENTS.md").write_text("AGENTS-RULE: run make test\n@docs/style.md\n")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "style.md").write_text("STYLE-RULE: tabs\n")
+    (repo / "CLAUDE.md").write_text("CLAUDE-RULE: `@not/imported.md`\n")
+    (repo / "sub").mkdir()
+    (repo / "sub" / "CODA.md").write_text("NESTED-RULE: sub is special\n")
+    (repo / "sub" / "x.py").write_text("print(1)\n")
+    model_server.enqueue(Reply([ToolUse("Read", {"file_path": "sub/x.py"})]), Reply("done"))
+    run = run_coda(["-p", "read sub/x.py"], cwd=repo, env=env)
+    assert run.code == 0, run.stderr
+    first, second = (r.body for r in model_server.requests)
+    system = json.dumps(first["system"])
+    order = [system.index(k) for k in ("USER-RULE", "AGENTS-RULE", "STYLE-RULE", "CLAUDE-RULE")]
+    assert order == sorted(order)
+    assert "NESTED-RULE" not in system and "NESTED-RULE" not in json.dumps(first["messages"])
+    # The nested file arrives with the first Read below it, after the system prompt.
+    assert "NESTED-RULE" in json.dumps(second["messages"][-1])
+    assert json.dumps(second["system"]) == system  # the cached prefix did not change

@@ -313,7 +313,10 @@ class Session:
         from coda.tools.todo import render_todos
 
         window = self.limits.context_window or 200_000
-        cut = compaction.choose_cut(self.transcript, keep_tokens=min(window // 7, 40_000))
+        # Asked for, it summarises all but the latest exchange; on its own, it keeps a
+        # recent stretch verbatim so the work in hand reads as it was.
+        keep = 0 if trigger == "manual" else min(window // 7, 40_000)
+        cut = compaction.choose_cut(self.transcript, keep_tokens=keep)
         if cut is None:
             return CompactOutcome(False, "nothing to compact yet")
         before = self.context_tokens()

@@ -166,3 +166,31 @@ async def test_plan_mode_from_shift_tab_offers_exit_plan_mode(
     assert harness.repl.mode == "plan"
     assert len(model_server.requests[1].body["messages"]) == 3  # the conversation went on
     assert harness.repl.cycle_mode() == "default"
+
+
+async def test_compact_init_and_resume(harness: Harness, model_server: ModelServer) -> None:
+    model_server.enqueue(Reply("one"), Reply("two"), Reply("## Goal\nsummary text"))
+    await harness.say("first question")
+    await harness.say("second question")
+    text = await harness.say("/compact the parser work")
+    summary_request = model_server.requests[-1].body
+    instruction = json.dumps(summary_request["messages"][-1])
+    assert "## Goal" in instruction and "the parser work" in instruction
+    assert "compacted the conversation (manual)" in text
+    first = harness.repl.session.transcript[0]
+    assert isinstance(first, UserMessage)
+    assert "summary text" in json.dumps([getattr(b, "text", "") for b in first.content])
+    old_id = harness.repl.session.session_id
+
+    model_server.enqueue(Reply("I wrote CODA.md."))
+    await harness.say("/init")
+    assert "CODA.md" in json.dumps(model_server.requests[-1].body["messages"][-1])
+
+    await harness.say("/clear")
+    assert harness.repl.session.session_id != old_id
+    await harness.say(f"/resume {old_id[:8]}")
+    assert harness.repl.session.session_id == old_id
+    model_server.enqueue(Reply("back"))
+    await harness.say("and now?")
+    sent = json.dumps(model_server.requests[-1].body["messages"])
+    assert "summary text" in sent and "I wrote CODA.md." in sent
