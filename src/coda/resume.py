@@ -10,7 +10,7 @@ from pathlib import Path
 
 from coda.messages import AssistantMessage, Message
 from coda.providers.base import ConfigurationError
-from coda.session import Session, _Saved
+from coda.session import Session
 from coda.tools.base import TodoItem, ToolError
 from coda.transcript.log import SessionLog
 from coda.transcript.sessions import Loaded, SessionNotFound, find, load
@@ -87,10 +87,7 @@ def restore_state(session: Session, loaded: Loaded) -> None:
     session.prompts = list(state.prompts)
     session.checkpoint_refs = list(state.checkpoints)
     session.next_checkpoint_id = state.next_checkpoint_id
-    session.saved = {
-        n: _Saved(list(s.messages), list(s.prompts), list(s.checkpoints))
-        for n, s in state.saved.items()
-    }
+    session.saved = dict(state.saved)  # the replay is not used again: no copies needed
     session.tool_ctx.todos[:] = last_todos(session.transcript)
 
 

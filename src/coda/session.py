@@ -13,7 +13,7 @@ from coda.agent import Agent, TurnConfig, TurnHooks, TurnResult
 from coda.messages import AssistantMessage, Message, ToolResultBlock, ToolUseBlock, user_text
 from coda.thinking import budget_from_prompt, plan_thinking
 from coda.tools.base import ToolContext
-from coda.transcript.replay import CheckpointRef
+from coda.transcript.replay import CheckpointRef, SavedState
 from coda.transcript.store import now_iso
 from coda.usage import Totals
 
@@ -38,15 +38,6 @@ class CompactSettings:
     auto: bool = True
     # Compact when the next request would pass this share of the context window.
     threshold: float = 0.85
-
-
-@dataclass(slots=True)
-class _Saved:
-    """The conversation as it stood before a prompt, for rewinding to it."""
-
-    messages: list[Message]
-    prompts: list[str]
-    checkpoints: list[CheckpointRef]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +67,7 @@ class Session:
     checkpoints: Checkpoints | None = None
     checkpoint_refs: list[CheckpointRef] = field(default_factory=list)
     next_checkpoint_id: int = 1
-    saved: dict[int, _Saved] = field(default_factory=dict)
+    saved: dict[int, SavedState] = field(default_factory=dict)
     compact_settings: CompactSettings = field(default_factory=CompactSettings)
     nested_memory: NestedMemory | None = None
     max_budget_usd: float | None = None
@@ -188,7 +179,7 @@ class Session:
         ref_id = self.next_checkpoint_id
         self.next_checkpoint_id += 1
         n = self.log.checkpoint(ref_id, None, prompt) if self.log is not None else -ref_id
-        self.saved[n] = _Saved(
+        self.saved[n] = SavedState(
             list(self.transcript), list(self.prompts), list(self.checkpoint_refs)
         )
         self.checkpoint_refs.append(CheckpointRef(ref_id, n, None, prompt, now_iso()))

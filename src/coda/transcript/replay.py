@@ -47,13 +47,15 @@ class CheckpointRef:
 
 
 @dataclass(slots=True)
-class _State:
+class SavedState:
+    """The conversation as it stood at a checkpoint (before its prompt), for rewinding."""
+
     messages: list[Message] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
     checkpoints: list[CheckpointRef] = field(default_factory=list)
 
-    def copy(self) -> _State:
-        return _State(list(self.messages), list(self.prompts), list(self.checkpoints))
+    def copy(self) -> SavedState:
+        return SavedState(list(self.messages), list(self.prompts), list(self.checkpoints))
 
 
 @dataclass(slots=True)
@@ -75,14 +77,14 @@ class Replayed:
     repaired: int = 0  # tool calls given a synthetic result so the conversation is valid
     # Snapshot commits by checkpoint id, also for checkpoints saved before they were known.
     commits: dict[int, str] = field(default_factory=dict)
-    saved: dict[int, _State] = field(default_factory=dict)
+    saved: dict[int, SavedState] = field(default_factory=dict)
     next_checkpoint_id: int = 1
 
 
 def replay(records: list[dict[str, Any]]) -> Replayed:
     out = Replayed()
-    state = _State()
-    saved: dict[int, _State] = {}
+    state = SavedState()
+    saved: dict[int, SavedState] = {}
     for record in records:
         try:
             _apply(record, state, saved, out)
@@ -107,7 +109,9 @@ def _with_commit(ref: CheckpointRef, commits: dict[int, str]) -> CheckpointRef:
     return CheckpointRef(ref.id, ref.n, commit, ref.prompt, ref.ts)
 
 
-def _apply(record: dict[str, Any], state: _State, saved: dict[int, _State], out: Replayed) -> None:
+def _apply(
+    record: dict[str, Any], state: SavedState, saved: dict[int, SavedState], out: Replayed
+) -> None:
     kind = record["type"]
     if kind == "session":
         if not out.session_id:

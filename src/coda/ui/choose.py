@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,9 +12,16 @@ _VISIBLE = 12  # rows shown at once; the list scrolls beyond that
 
 
 async def choose(
-    screen: Screen, title: str, options: Sequence[str], *, start: int = 0
+    screen: Screen,
+    title: str | None,
+    options: Sequence[str],
+    *,
+    start: int = 0,
+    keys: Mapping[str, int] | None = None,
+    cancel: str = "cancel",
 ) -> int | None:
-    """The index chosen, or None when the person pressed Esc or Ctrl+C."""
+    """The index chosen, or None when the person pressed Esc or Ctrl+C. `keys` are extra
+    single-key answers (y, n, …); `cancel` names what Esc does in the hint."""
     from prompt_toolkit.application import Application
     from prompt_toolkit.formatted_text import StyleAndTextTuples
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -28,14 +35,14 @@ async def choose(
 
     def lines() -> StyleAndTextTuples:
         top = min(max(0, selected - _VISIBLE // 2), max(0, len(options) - _VISIBLE))
-        out: StyleAndTextTuples = [("class:title", f" {title}\n")]
+        out: StyleAndTextTuples = [("class:choice-title", f" {title}\n")] if title else []
         for i in range(top, min(len(options), top + _VISIBLE)):
             mark = g.prompt if i == selected else " "
-            style = "class:selected" if i == selected else ""
+            style = "class:choice-selected" if i == selected else ""
             out.append((style, f" {mark} {i + 1:>2}. {options[i]}\n"))
         if len(options) > _VISIBLE:
-            out.append(("class:hint", f"   ({len(options)} in all)\n"))
-        out.append(("class:hint", "   enter to choose, esc to cancel"))
+            out.append(("class:choice-hint", f"   ({len(options)} in all)\n"))
+        out.append(("class:choice-hint", f"   enter to choose, esc to {cancel}"))
         return out
 
     kb = KeyBindings()
@@ -47,8 +54,9 @@ async def choose(
     kb.add("up")(lambda _: move(-1))
     kb.add("down")(lambda _: move(1))
     kb.add("tab")(lambda _: move(1))
-    for digit in range(1, min(9, len(options)) + 1):
-        kb.add(str(digit))(lambda event, i=digit - 1: event.app.exit(result=i))
+    answers = {str(digit): digit - 1 for digit in range(1, min(9, len(options)) + 1)}
+    for key, index in {**answers, **(keys or {})}.items():
+        kb.add(key)(lambda event, i=index: event.app.exit(result=i))
 
     @kb.add("enter")
     def _accept(event: KeyPressEvent) -> None:
@@ -58,7 +66,9 @@ async def choose(
         kb.add(key, eager=True)(lambda event: event.app.exit(result=None))
 
     style = Style.from_dict(
-        {"selected": "bold", "title": "bold", "hint": "italic"} if screen.color else {}
+        {"choice-selected": "bold", "choice-title": "bold", "choice-hint": "italic"}
+        if screen.color
+        else {}
     )
     app: Application[int | None] = Application(
         layout=Layout(

@@ -96,71 +96,18 @@ class TerminalPrompter:
         return text
 
     async def _choose(self, options: list[tuple[Choice, str]]) -> Choice:
-        from prompt_toolkit.application import Application
-        from prompt_toolkit.formatted_text import StyleAndTextTuples
-        from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-        from prompt_toolkit.layout import FormattedTextControl, Layout, Window
-        from prompt_toolkit.styles import Style
+        from coda.ui.choose import choose
 
-        g = self._screen.glyphs
-        selected = 0
-
-        def lines() -> StyleAndTextTuples:
-            out: StyleAndTextTuples = []
-            for i, (_, label) in enumerate(options):
-                mark = g.prompt if i == selected else " "
-                style = "class:choice-selected" if i == selected else ""
-                out.append((style, f" {mark} {i + 1}. {label}\n"))
-            out.append(("class:choice-hint", "   enter to choose, esc to interrupt"))
-            return out
-
-        kb = KeyBindings()
-
-        def move(step: int) -> None:
-            nonlocal selected
-            selected = (selected + step) % len(options)
-
-        kb.add("up")(lambda _: move(-1))
-        kb.add("down")(lambda _: move(1))
-        kb.add("tab")(lambda _: move(1))
-
-        @kb.add("enter")
-        def _accept(event: KeyPressEvent) -> None:
-            event.app.exit(result=options[selected][0])
-
-        def pick(value: Choice) -> None:
-            kb.add(str(1 + [v for v, _ in options].index(value)))(
-                lambda event: event.app.exit(result=value)
-            )
-
-        for value, _ in options:
-            pick(value)
-        keys = {"once": "y", "always": "a", "deny": "n"}
-        for value, _ in options:
-            kb.add(keys[value])(lambda event, v=value: event.app.exit(result=v))
-        for key in ("escape", "c-c", "<sigint>"):
-            kb.add(key, eager=True)(lambda event: event.app.exit(result="interrupt"))
-
-        style = Style.from_dict(
-            {"choice-selected": "bold", "choice-hint": "italic"} if self._screen.color else {}
+        values = [value for value, _ in options]
+        letters = {"once": "y", "always": "a", "deny": "n"}
+        index = await choose(
+            self._screen,
+            None,
+            [label for _, label in options],
+            keys={letters[value]: i for i, value in enumerate(values)},
+            cancel="interrupt",
         )
-        app: Application[Choice] = Application(
-            layout=Layout(
-                Window(
-                    FormattedTextControl(lines, focusable=True, show_cursor=False),
-                    dont_extend_height=True,
-                    wrap_lines=True,
-                )
-            ),
-            key_bindings=kb,
-            full_screen=False,
-            erase_when_done=True,
-            style=style,
-            include_default_pygments_style=False,
-        )
-        app.ttimeoutlen = 0.05  # a lone Esc is an answer, not the start of a sequence
-        # Ctrl+C is a key here (the terminal is raw); the session's SIGINT handler stays.
-        return await app.run_async(handle_sigint=False)
+        return "interrupt" if index is None else values[index]
 
     async def _note(self) -> str | None:
         """What coda should do instead; None if the person interrupts."""
