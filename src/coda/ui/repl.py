@@ -215,24 +215,15 @@ class Repl:
     async def _pick_session(self) -> None:
         """`coda --resume` without an id: choose the session before it is built."""
         from coda.resume import ResumeRequest
+        from coda.ui.session_commands import pick_session
 
         run = self.run_options
-        if not run.resume.pick:
-            return
-        from coda.transcript.listing import format_row, sessions_here
-        from coda.ui.choose import choose
-
-        found = sessions_here(self.env, self.cwd)
-        index = None
-        if found:
-            rows = [format_row(s, prompt_width=50) for s in found]
-            index = await choose(self.screen, "Resume which session?", rows)
-        else:
-            self.screen.plain("No earlier sessions here; starting a new one.", "yellow")
-        chosen = None if index is None else found[index].session_id
-        self._run_options = replace(
-            run, resume=ResumeRequest(session_id=chosen, fork=run.resume.fork)
-        )
+        if run.resume.pick:
+            chosen = await pick_session(self)
+            if chosen is None:
+                self.screen.plain("Starting a new session.", "dim")
+            resume = ResumeRequest(session_id=chosen, fork=run.resume.fork)
+            self._run_options = replace(run, resume=resume)
 
     async def handle(self, text: str) -> None:
         stripped = text.strip()

@@ -52,24 +52,23 @@ async def memory(repl: Repl, arg: str) -> None:
     repl.screen.text(f"{repl.glyphs.ok} memory reloaded from {path}", "green")
 
 
-async def resume(repl: Repl, arg: str) -> None:
+async def pick_session(repl: Repl, *, exclude: str | None = None) -> str | None:
+    """The id of a session here the person picks from a menu, or None."""
     from coda.transcript.listing import format_row, sessions_here
 
-    session_id = arg.strip() or None
-    if session_id is None:
-        found = [
-            s for s in sessions_here(repl.env, repl.cwd) if s.session_id != repl.session.session_id
-        ]
-        if not found:
-            repl.screen.text("No other sessions in this directory.", "yellow")
-            return
-        index = await choose(
-            repl.screen, "Resume which session?", [format_row(s, prompt_width=50) for s in found]
-        )
-        if index is None:
-            return
-        session_id = found[index].session_id
-    repl.switch_session(session_id)
+    found = [s for s in sessions_here(repl.env, repl.cwd) if s.session_id != exclude]
+    if not found:
+        repl.screen.text("No other sessions in this directory.", "yellow")
+        return None
+    rows = [format_row(s, prompt_width=50) for s in found]
+    index = await choose(repl.screen, "Resume which session?", rows)
+    return None if index is None else found[index].session_id
+
+
+async def resume(repl: Repl, arg: str) -> None:
+    session_id = arg.strip() or await pick_session(repl, exclude=repl.session.session_id)
+    if session_id is not None:
+        repl.switch_session(session_id)
 
 
 async def rewind(repl: Repl, arg: str) -> None:
