@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal coding agent. Run `coda -p PROMPT` for an unattended run, "
         "or `coda doctor` to check the setup.",
         epilog="Commands: coda doctor (check providers, tools and paths); "
-        "coda sessions (list this directory's sessions).",
+        "coda sessions (list this directory's sessions); "
+        "coda mcp (add, list, get, remove, approve, login MCP servers; serve coda's tools).",
     )
     parser.add_argument("prompt", nargs="?", help="the prompt (read from stdin when absent)")
     parser.add_argument(
@@ -136,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MCP_TOOL",
         help="hand permission questions to an MCP tool (needs MCP servers)",
     )
+    parser.add_argument(
+        "--mcp-config",
+        action="append",
+        metavar="FILE|JSON",
+        help='MCP servers from a file or JSON text ({"mcpServers": …}); repeatable',
+    )
+    parser.add_argument(
+        "--strict-mcp-config",
+        action="store_true",
+        help="use only the MCP servers given with --mcp-config",
+    )
     return parser
 
 
@@ -146,6 +158,17 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
         from coda.doctor import run_doctor
 
         return run_doctor(deps.env, deps.stdout)
+    if args_list[:1] == ["mcp"]:
+        from coda.mcp.manage import main as mcp_main
+
+        return mcp_main(
+            args_list[1:],
+            env=deps.env,
+            cwd=deps.cwd,
+            stdout=deps.stdout,
+            stderr=deps.stderr,
+            stdin=deps.stdin,
+        )
     if args_list[:1] == ["sessions"]:
         from coda.transcript.listing import run_sessions
 
@@ -235,6 +258,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         settings=args.settings,
         sandbox=args.sandbox,
         permission_prompt_tool=args.permission_prompt_tool,
+        mcp_configs=tuple(args.mcp_config or ()),
+        strict_mcp_config=args.strict_mcp_config,
     )
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from coda.agent import TurnResult
 from coda.config import SettingsError
@@ -16,6 +16,9 @@ from coda.permissions.prompter import NeverAsk
 from coda.providers.base import ConfigurationError
 from coda.ui.headless import HeadlessWriter, OutputFormat, RunSummary
 from coda.wiring import RunOptions, Wired, wire_session
+
+if TYPE_CHECKING:
+    from coda.mcp.manager import McpManager
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +71,16 @@ def run_headless(
             f"model {setup.choice.model_id} is not in coda's catalog: its cost is unknown "
             "and will be reported as unknown"
         )
-    writer.init(
-        model=setup.choice.model_id,
-        tools=[t.name for t in wired.tools],
-        cwd=str(cwd),
-        permission_mode=wired.policy.config.mode,
-    )
-    result = asyncio.run(_run(wired, opts.prompt))
+    try:
+        result = asyncio.run(_run(wired, opts.prompt, writer, cwd))
+    except ConfigurationError as exc:
+        err.write(f"coda: {exc}\n")
+        return 2
     for note in session.notices:
         writer.notice(note)
+    if wired.mcp is not None:
+        for event in wired.mcp.events():
+            writer.notice(event)
     summary = RunSummary(
         subtype=result.subtype,
         result=result.text if result.subtype == "success" else (result.error or result.text),
@@ -99,8 +103,42 @@ def run_headless(
     return 0 if result.subtype == "success" else 1
 
 
-async def _run(wired: Wired, prompt: str) -> TurnResult:
+async def _mcp_prompt(mcp: McpManager, prompt: str, writer: HeadlessWriter) -> str:
+    """`/mcp__server__prompt ARGS` becomes that prompt's text; `@server:uri` attaches."""
+    from coda.mcp.prompts import attach_resources, expand_prompt, find_prompt
+
+    name, _, arg = prompt.strip().partition(" ")
+    info = find_prompt(mcp, name) if name.startswith("/mcp__") else None
+    if info is not None:
+        try:
+            prompt = await expand_prompt(mcp, info, arg.strip())
+        except Exception as exc:  # a missing argument or a failing server
+            raise ConfigurationError(f"{name}: {exc}") from exc
+    expanded = await attach_resources(prompt, mcp)
+    for problem in expanded.problems:
+        writer.notice(problem)
+    return expanded.prompt
+
+
+async def _run(wired: Wired, prompt: str, writer: HeadlessWriter, cwd: Path) -> TurnResult:
     try:
+        servers: list[dict[str, str]] = []
+        if wired.mcp is not None:
+            # The servers start now; the first request waits for them (up to MCP_TIMEOUT).
+            await wired.mcp.wait_ready()
+            for status in wired.mcp.statuses():
+                servers.append({"name": status.name, "status": status.status})
+                if status.status in ("failed", "needs-auth"):
+                    writer.notice(f"MCP server {status.name} {status.status}: {status.detail}")
+        writer.init(
+            model=wired.setup.choice.model_id,
+            tools=wired.registry.names(),
+            cwd=str(cwd),
+            permission_mode=wired.policy.config.mode,
+            mcp_servers=servers,
+        )
+        if wired.mcp is not None:
+            prompt = await _mcp_prompt(wired.mcp, prompt, writer)
         return await wired.session.submit(prompt)
     finally:
         if wired.session.log is not None:

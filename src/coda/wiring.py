@@ -26,6 +26,7 @@ from coda.tools.registry import ToolRegistry, builtin_tools
 from coda.usage import Totals
 
 if TYPE_CHECKING:
+    from coda.mcp.manager import McpManager
     from coda.memory import Memory
 
 DEFAULT_MAX_TOKENS = 32_000
@@ -51,6 +52,9 @@ class RunOptions:
     # --continue / --resume ID / --fork-session
     resume: ResumeRequest = field(default_factory=ResumeRequest)
     max_budget_usd: float | None = None
+    # --mcp-config (files or JSON text), --strict-mcp-config
+    mcp_configs: tuple[str, ...] = ()
+    strict_mcp_config: bool = False
 
 
 @dataclass(slots=True)
@@ -62,6 +66,10 @@ class Wired:
     tools: list[Tool]
     notices: list[str] = field(default_factory=list)
     memory: Memory | None = None
+    registry: ToolRegistry = field(default_factory=ToolRegistry)
+    mcp: McpManager | None = None
+    # Tool names --disallowedTools removes (an `mcp__server` name removes all its tools).
+    removed: frozenset[str] = frozenset()
 
 
 def wire_session(
@@ -87,11 +95,7 @@ def wire_session(
     sandboxed = _sandbox(opts, settings, ctx, workspace, notices)
     if mode == "bypassPermissions":
         _check_bypass(settings, sandboxed)
-    if opts.permission_prompt_tool:
-        notices.append(
-            f"--permission-prompt-tool {opts.permission_prompt_tool}: MCP tools are not "
-            "available yet, so questions are answered as in an unattended run (refused)"
-        )
+    mcp = _mcp(opts, cwd, merged_env, notices, headless=headless)
     from coda.memory import NestedMemory, load_memory
 
     memory = load_memory(cwd, merged_env)
@@ -150,7 +154,67 @@ def wire_session(
         session, opts.resume, env=env, cwd=cwd, model=setup.choice.model_id
     )
     _checkpoints(session, settings, merged_env, cwd, notices)
-    return Wired(session, setup, settings, policy, tools, notices, memory)
+    wired = Wired(session, setup, settings, policy, tools, notices, memory, registry, mcp)
+    wired.removed = _removed(opts)
+    if mcp is not None:
+        ctx.resources["mcp"] = mcp  # its servers stop with the session
+        bind_mcp(wired, mcp)
+        if opts.permission_prompt_tool:
+            from coda.mcp.prompter import McpPrompter
+
+            policy.prompter = McpPrompter(mcp, opts.permission_prompt_tool)
+    elif opts.permission_prompt_tool:
+        raise ConfigurationError(
+            f"--permission-prompt-tool {opts.permission_prompt_tool} names an MCP tool, and no "
+            "MCP server is configured: add one with --mcp-config or `coda mcp add`"
+        )
+    return wired
+
+
+def _mcp(
+    opts: RunOptions, cwd: Path, env: Mapping[str, str], notices: list[str], *, headless: bool
+) -> McpManager | None:
+    """The session's MCP servers, or None (and no SDK import) when none is configured."""
+    from coda.mcp.config import has_servers
+
+    if not has_servers(cwd, env, opts.mcp_configs):
+        return None
+    from coda.mcp.config import limits, load_servers
+    from coda.mcp.manager import McpManager
+
+    found = load_servers(cwd, env, cli_configs=opts.mcp_configs, strict=opts.strict_mcp_config)
+    notices.extend(found.warnings)
+    manager = McpManager(
+        found.servers, cwd=cwd, env=env, limits=limits(env), interactive=not headless
+    )
+    manager.preload()  # the SDK imports in a thread while the rest of the session is built
+    if headless:
+        for cfg in manager.awaiting_approval():
+            notices.append(
+                f"the MCP server {cfg.name} from {cfg.source} is not started: project servers "
+                f"need approval first. Run `coda mcp approve {cfg.name}` (or start coda "
+                "interactively and choose), or pass the file with --mcp-config"
+            )
+    for cfg in found.servers:
+        if cfg.error is not None:
+            notices.append(f"the MCP server {cfg.name} is not started: {cfg.error}")
+    return manager
+
+
+def bind_mcp(wired: Wired, manager: McpManager) -> None:
+    """Offer the servers' tools in this session, now and whenever they change."""
+    from dataclasses import replace
+
+    def kept(name: str) -> bool:
+        return not any(name == r or name.startswith(f"{r}__") for r in wired.removed)
+
+    def changed() -> None:
+        wired.registry.set_group("mcp__", [t for t in manager.tools() if kept(t.name)])
+        wired.session.base = replace(wired.session.base, tools=wired.registry.specs())
+
+    wired.mcp = manager
+    manager.on_tools_changed = changed
+    changed()
 
 
 def _checkpoints(
@@ -228,9 +292,13 @@ def _save(cwd: Path, rule: str, notices: list[str]) -> None:
     notices.append(f"saved {rule} to {path}")
 
 
-def _tools(opts: RunOptions, mode: Mode) -> list[Tool]:
+def _removed(opts: RunOptions) -> frozenset[str]:
     # A bare tool name in --disallowedTools removes the tool; a narrower rule only denies.
-    removed = {text for text in opts.disallowed if "(" not in text}
+    return frozenset(text for text in opts.disallowed if "(" not in text)
+
+
+def _tools(opts: RunOptions, mode: Mode) -> list[Tool]:
+    removed = _removed(opts)
     tools = [t for t in builtin_tools() if t.name not in removed]
     if mode == "plan":
         from coda.tools.exit_plan_mode import ExitPlanModeTool

@@ -108,9 +108,10 @@ async def test_clear_starts_a_new_conversation(harness: Harness, model_server: M
     assert len(model_server.requests[1].body["messages"]) == 1
 
 
-async def test_later_commands_say_which_issue_brings_them(harness: Harness) -> None:
-    assert "MCP issue" in await harness.say("/mcp")
+async def test_mcp_without_servers_and_unknown_commands(harness: Harness) -> None:
+    assert "No MCP servers are configured" in await harness.say("/mcp")
     assert "unknown command /stauts" in await harness.say("/stauts")
+    assert "unknown command /mcp__nowhere__x" in await harness.say("/mcp__nowhere__x")
 
 
 async def test_exit(harness: Harness) -> None:

@@ -232,7 +232,7 @@ def test_help_and_cost(start_coda: StartCoda, model_server: ModelServer) -> None
     term.submit("/resume")
     term.wait_for("No other sessions in this directory")
     term.submit("/mcp")
-    term.wait_for("arrives with the MCP issue")
+    term.wait_for("No MCP servers are configured")
 
 
 def test_ctrl_d_exits_with_status_0(start_coda: StartCoda) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from coda.messages import ToolUseBlock
@@ -31,6 +32,9 @@ class PermissionRequest:
     reason: str  # why coda asks ("Bash commands ask in default mode")
     # The precise rule "always" would save, e.g. "Bash(npm test:*)" or "Edit(./src/**)".
     suggested_rule: str
+    # The call itself, for a prompter that is a program (--permission-prompt-tool).
+    input: Mapping[str, object] = field(default_factory=dict)
+    tool_use_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

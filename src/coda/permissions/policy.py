@@ -96,7 +96,7 @@ class RulePolicy:
     ) -> None:
         self.config = config
         self._ctx = ctx
-        self._prompter = prompter
+        self.prompter = prompter
         self._record = record
         self._save_rule = save_rule
         self._headless = headless
@@ -114,8 +114,10 @@ class RulePolicy:
             detail=input_detail(call),
             reason=verdict.reason,
             suggested_rule=verdict.suggested_rule,
+            input=call.input,
+            tool_use_id=call.id,
         )
-        answer = await self._prompter.ask(request)
+        answer = await self.prompter.ask(request)
         if answer.choice == "deny":
             decision = Decision("deny", self._refusal(verdict, answer.note))
         else:

@@ -1,4 +1,4 @@
-"""The tools a session offers, by name: built-in ones and, later, MCP ones, registered alike."""
+"""The tools a session offers, by name: built-in ones and MCP ones, registered alike."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ class ToolRegistry:
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+
+    def set_group(self, prefix: str, tools: Iterable[Tool]) -> None:
+        """Replace every tool whose name starts with `prefix` (one MCP server's, or all of
+        them) with `tools`, which come after the built-in ones."""
+        self._tools = {n: t for n, t in self._tools.items() if not n.startswith(prefix)}
+        for tool in tools:
+            self.register(tool)
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)

@@ -1,4 +1,4 @@
-"""Slash commands: what each does, and the ones whose machinery comes with a later issue."""
+"""Slash commands: what each does."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Repl", str], Awaitable[None]]
 _BEHAVIORS: dict[str, Behavior] = {"allow": "allow", "ask": "ask", "deny": "deny"}
-MCP_ISSUE = "arrives with the MCP issue (issue 7)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,15 +201,14 @@ def _cost_total(repl: Repl) -> float | None:
     return combined_cost(repl.all_totals())
 
 
+async def _mcp(repl: Repl, arg: str) -> None:
+    from coda.ui.mcp_commands import show_servers
+
+    await show_servers(repl, arg)
+
+
 async def _exit(repl: Repl, arg: str) -> None:
     repl.should_exit = True
-
-
-def _later(message: str) -> Handler:
-    async def handler(repl: Repl, arg: str) -> None:
-        repl.screen.text(f"not yet: this command {message}", "yellow")
-
-    return handler
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -231,7 +229,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("/memory", "/memory", "edit a memory file in $EDITOR", _memory),
     Command("/resume", "/resume [ID]", "go back to an earlier session here", _resume),
     Command("/rewind", "/rewind", "undo to before an earlier prompt (esc esc)", _rewind),
-    Command("/mcp", "/mcp", "MCP servers and their tools", _later(MCP_ISSUE)),
+    Command("/mcp", "/mcp [tools [SERVER]]", "MCP servers, their state and tools", _mcp),
     Command("/exit", "/exit", "leave coda", _exit),
 )
 _ALIASES = {"/quit": "/exit", "/q": "/exit", "/?": "/help"}
@@ -299,6 +297,11 @@ def command_menu() -> list[tuple[str, str]]:
 
 async def run_command(repl: Repl, line: str) -> None:
     name, _, arg = line.partition(" ")
+    if name.startswith("/mcp__"):
+        from coda.ui.mcp_commands import run_prompt
+
+        if await run_prompt(repl, name, arg.strip()):
+            return
     name = _ALIASES.get(name.lower(), name.lower())
     for command in COMMANDS:
         if command.name == name:

@@ -137,7 +137,15 @@ class HeadlessWriter:
             self.err.flush()
 
     # -- lifecycle
-    def init(self, *, model: str, tools: list[str], cwd: str, permission_mode: str) -> None:
+    def init(
+        self,
+        *,
+        model: str,
+        tools: list[str],
+        cwd: str,
+        permission_mode: str,
+        mcp_servers: list[dict[str, str]] | None = None,
+    ) -> None:
         if self.fmt == "stream-json":
             self._line(
                 {
@@ -145,6 +153,7 @@ class HeadlessWriter:
                     "subtype": "init",
                     "model": model,
                     "tools": tools,
+                    "mcp_servers": mcp_servers or [],
                     "cwd": cwd,
                     "permissionMode": permission_mode,
                 }

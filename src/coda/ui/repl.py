@@ -67,6 +67,7 @@ class Repl:
         self._modes: tuple[Mode, ...] = MODE_CYCLE
         self.exit_code = 0
         self._announced = False
+        self._mcp_asked = False
 
     # -- the session and its parts
 
@@ -134,6 +135,7 @@ class Repl:
                 app.exit(exception=EOFError())  # ready() reports the error
             return
         self._set_wired(future.result())
+        self._start_mcp()
         if running and app is not None:
             run_in_terminal(self._announce)
             app.invalidate()
@@ -229,6 +231,11 @@ class Repl:
         stripped = text.strip()
         if not stripped or not await self.ready():
             return
+        if not self._mcp_asked:
+            from coda.ui.mcp_commands import approve_project_servers
+
+            self._mcp_asked = True
+            await approve_project_servers(self)
         if stripped.startswith("/") and not stripped.startswith("//"):
             from coda.ui.commands import run_command
 
@@ -246,6 +253,18 @@ class Repl:
 
         self._plan_tool_ready()
         attached = await attach_mentions(text, self.session.tool_ctx)
+        mcp = self.wired.mcp
+        if mcp is not None:
+            from coda.mcp.prompts import attach_resources
+
+            if mcp.starting:
+                await self.run_interruptibly(mcp.wait_ready(), "Starting MCP servers")
+            resources = await attach_resources(attached.prompt, mcp)
+            attached.prompt = resources.prompt
+            attached.files += resources.attached
+            attached.problems += resources.problems
+            for event in mcp.events():
+                self.screen.text(f"  {self.glyphs.dot} {event}", "dim")
         for name in attached.files:
             self.screen.text(f"  {self.glyphs.result} attached {name}", "dim")
         for problem in attached.problems:
@@ -424,9 +443,13 @@ class Repl:
         ctx.read_files = old_ctx.read_files
         ctx.todos[:] = old_ctx.todos
         ctx.web_cache = old_ctx.web_cache
-        for name in ("shell", "jobs"):
+        for name in ("shell", "jobs", "mcp"):
             if name in old_ctx.resources:
                 ctx.resources[name] = old_ctx.resources.pop(name)
+        if old.mcp is not None:
+            from coda.wiring import bind_mcp
+
+            bind_mcp(new, old.mcp)  # the running servers carry over; new's unstarted ones go
         self.past_totals.append(old.session.totals)
         # The resume (or not) is done; a later rebuild must not read the transcript again.
         self._run_options = replace(run, resume=ResumeRequest())
@@ -443,6 +466,12 @@ class Repl:
         task = asyncio.ensure_future(_close_old())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _start_mcp(self) -> None:
+        """User and local servers start as soon as the session is built, while the person
+        types; project servers wait for their approval (before the first turn)."""
+        if self._wired is not None and self._wired.mcp is not None:
+            self._wired.mcp.start()
 
     def _plan_tool_ready(self) -> None:
         """Plan mode chosen with Shift+Tab needs ExitPlanMode, which wiring adds only for

@@ -1,0 +1,1 @@
+"""MCP: configuring, connecting to and serving Model Context Protocol servers."""

@@ -1,0 +1,437 @@
+"""One MCP server connection on the official SDK: start, list, call, restart once, stop.
+
+A connection lives in its own task, which enters and leaves the SDK's context managers
+(anyio requires the same task to do both). Other tasks call through it. A server that
+fails never raises into the session: its state says what happened, for `/mcp`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from coda.mcp.config import McpLimits, ServerConfig
+from coda.mcp.tools import McpTool, clean_schema, convert_result, describe, tool_name
+from coda.messages import JsonObject
+from coda.tools.base import ToolOutput
+
+log = logging.getLogger(__name__)
+
+Status = Literal["pending", "connecting", "connected", "failed", "needs-auth", "stopped"]
+STDERR_TAIL = 2_000
+SAMPLING_REFUSAL = (
+    "coda does not let MCP servers use its model (sampling is refused): the person's model "
+    "and budget serve their own prompts only"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptInfo:
+    server: str
+    name: str
+    description: str
+    arguments: tuple[tuple[str, bool, str], ...]  # (name, required, description)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    server: str
+    uri: str
+    name: str
+    description: str
+    mime_type: str
+
+
+@dataclass(slots=True)
+class Listing:
+    tools: list[McpTool] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "tool: why it is left out"
+    prompts: list[PromptInfo] = field(default_factory=list)
+    resources: list[ResourceInfo] = field(default_factory=list)
+
+
+class Connection:
+    def __init__(
+        self,
+        cfg: ServerConfig,
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        limits: McpLimits,
+        on_change: Callable[[Connection], None],
+        interactive: bool,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self._cwd = cwd
+        self._env = env
+        self._limits = limits
+        self._on_change = on_change
+        self._interactive = interactive
+        self.status: Status = "pending"
+        self.error = ""
+        self.listing = Listing()
+        self.server_version = ""
+        self.restarts = 0
+        self.events: list[str] = []  # crashes, restarts, refreshes: what /mcp reports
+        self._client: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._lifetime_over = asyncio.Event()
+        self._stderr_path: Path | None = None
+        self._errlog: TextIO | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    async def aclose(self) -> None:
+        self._stop.set()
+        self._lifetime_over.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+        self.status = "stopped" if self.status == "connected" else self.status
+        if self._errlog is not None:
+            self._errlog.close()
+        if self._stderr_path is not None:
+            with contextlib.suppress(OSError):
+                self._stderr_path.unlink()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            crashed = await self._lifetime()
+            if self._stop.is_set() or not crashed:
+                break
+            if self.restarts >= 1:
+                self.status, self.error = (
+                    "failed",
+                    f"crashed again after a restart{self._tail_note()}",
+                )
+                self.events.append(f"{self.name} crashed again; it is not restarted a second time")
+                break
+            self.restarts += 1
+            self.events.append(f"{self.name} crashed{self._tail_note()}; restarting it once")
+        self._ready.set()
+        self._client = None
+        self._on_change(self)
+
+    async def _lifetime(self) -> bool:
+        """One run of the server, in its own task so a startup timer can cancel it.
+        True if it crashed after connecting."""
+        self.status = "connecting"
+        self._lifetime_over = asyncio.Event()
+        life = asyncio.create_task(self._connected_life())
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if self.status == "connecting":
+                timed_out = True
+                life.cancel()
+
+        timer = asyncio.get_running_loop().call_later(self._limits.startup_s, expire)
+        try:
+            return await life
+        except asyncio.CancelledError:
+            if not timed_out:
+                raise
+            self._fail(f"did not finish starting within {self._limits.startup_s:g} s (MCP_TIMEOUT)")
+            return False
+        finally:
+            timer.cancel()
+            self._client = None
+
+    async def _connected_life(self) -> bool:
+        # anyio needs the SDK's contexts entered and left in this one task, with no cancel
+        # scope of ours around only part of them: the startup timer cancels the task instead.
+        connected = False
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                client = await self._connect(stack)
+                self._client = client
+                await self._refresh(client)
+                self.status, self.error = "connected", ""
+                connected = True
+                info = getattr(client, "server_info", None)
+                self.server_version = f"{info.name} {info.version}" if info else ""
+                self._ready.set()
+                self._on_change(self)
+                await self._lifetime_over.wait()
+                self._client = None
+        except Exception as exc:  # any failure of a server is its own, never the session's
+            if not connected:
+                self._fail(_describe_error(exc))
+        except BaseExceptionGroup as group:
+            if not connected:
+                self._fail(_describe_error(group))
+        return connected and not self._stop.is_set()
+
+    def give_up(self, why: str) -> None:
+        """Fail before starting (the SDK itself is missing)."""
+        self.status, self.error = "failed", why
+        self._ready.set()
+
+    def _fail(self, why: str) -> None:
+        self.status = "needs-auth" if "coda mcp login" in why else "failed"
+        self.error = why + self._tail_note()
+        self.listing = Listing()
+
+    async def _connect(self, stack: contextlib.AsyncExitStack) -> Any:
+        from mcp.client import ClientRequestContext
+
+        from mcp import Client, types
+
+        async def refuse_sampling(
+            context: ClientRequestContext, params: types.CreateMessageRequestParams
+        ) -> types.ErrorData:
+            return types.ErrorData(code=types.INVALID_REQUEST, message=SAMPLING_REFUSAL)
+
+        client = Client(
+            self._transport(),
+            mode="legacy",  # every server released so far speaks the initialize handshake
+            message_handler=self._on_message,
+            sampling_callback=refuse_sampling,
+            client_info=types.Implementation(name="coda", version=_version()),
+            # Startup has its own timer and each tool call its own limit (MCP_TOOL_TIMEOUT).
+            read_timeout_seconds=None,
+            cache=None,  # lists are refreshed on list_changed, never served stale
+        )
+        return await stack.enter_async_context(client)
+
+    def _transport(self) -> Any:
+        cfg = self.cfg
+        if cfg.transport == "stdio":
+            from mcp.client.stdio import StdioServerParameters, stdio_client
+
+            if self._errlog is None:
+                fd, name = tempfile.mkstemp(prefix=f"coda-mcp-{cfg.name}-", suffix=".stderr")
+                self._stderr_path = Path(name)
+                # The server writes its stderr here; /mcp shows the tail when it fails.
+                self._errlog = os.fdopen(fd, "w", encoding="utf-8")
+            errlog = self._errlog
+            params = StdioServerParameters(
+                command=cfg.command, args=list(cfg.args), env=dict(cfg.env) or None, cwd=self._cwd
+            )
+            return stdio_client(params, errlog=errlog)
+        from coda.mcp.oauth import http_auth
+
+        auth = http_auth(cfg, self._env, interactive=self._interactive)
+        if cfg.transport == "sse":
+            from mcp.client.sse import sse_client
+
+            return sse_client(cfg.url, headers=dict(cfg.headers), auth=auth)
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        http = create_mcp_http_client(headers=dict(cfg.headers), auth=auth)
+        return _owned(streamable_http_client(cfg.url, http_client=http), http)
+
+    async def _refresh(self, client: Any) -> None:
+        """List tools, prompts and resources (each only if the server offers it)."""
+        caps = client.server_capabilities
+        listing = Listing()
+        if caps.tools is not None:
+            await self._list_tools(client, listing)
+        if caps.prompts is not None:
+            await self._list_prompts(client, listing)
+        if caps.resources is not None:
+            await self._list_resources(client, listing)
+        self.listing = listing
+
+    async def _list_tools(self, client: Any, listing: Listing) -> None:
+        cursor = None
+        for _ in range(100):
+            page = await client.list_tools(cursor=cursor)
+            for tool in page.tools:
+                schema, why = clean_schema(tool.input_schema)
+                if schema is None:
+                    listing.skipped.append(f"{tool.name}: {why}")
+                    continue
+                hints = tool.annotations
+                listing.tools.append(
+                    McpTool(
+                        name=tool_name(self.name, tool.name),
+                        description=describe(self.name, tool.description, tool.title),
+                        input_schema=schema,
+                        server=self.name,
+                        remote_name=tool.name,
+                        call=self.call_tool,
+                        read_only_hint=bool(hints and hints.read_only_hint),
+                    )
+                )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+    async def _list_prompts(self, client: Any, listing: Listing) -> None:
+        with contextlib.suppress(Exception):  # a server may advertise what it cannot list
+            page = await client.list_prompts()
+            for p in page.prompts:
+                args = tuple(
+                    (a.name, bool(a.required), a.description or "") for a in p.arguments or ()
+                )
+                listing.prompts.append(PromptInfo(self.name, p.name, p.description or "", args))
+
+    async def _list_resources(self, client: Any, listing: Listing) -> None:
+        with contextlib.suppress(Exception):
+            page = await client.list_resources()
+            for r in page.resources:
+                listing.resources.append(
+                    ResourceInfo(
+                        self.name, str(r.uri), r.name, r.description or "", r.mime_type or ""
+                    )
+                )
+
+    async def _on_message(self, message: Any) -> None:
+        method = getattr(message, "method", "")
+        if method.endswith("/list_changed") and self._client is not None:
+            client = self._client
+            try:
+                await self._refresh(client)
+            except Exception as exc:
+                self.events.append(f"{self.name}: refreshing its lists failed: {exc}")
+                return
+            self.events.append(f"{self.name}: {method.split('/')[1]} list changed")
+            self._on_change(self)
+
+    # -- calls -----------------------------------------------------------------------
+
+    async def call_tool(self, remote: str, args: JsonObject) -> ToolOutput:
+        client = self._client
+        if client is None:
+            return ToolOutput.text(self._unavailable(), is_error=True)
+        from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+        from mcp import MCPError
+
+        try:
+            result = await client.call_tool(
+                remote,
+                args,
+                read_timeout_seconds=self._limits.call_s,
+                progress_callback=self._progress,
+            )
+        except MCPError as exc:
+            if exc.code == REQUEST_TIMEOUT:
+                return ToolOutput.text(
+                    f"{self.name} did not answer {remote} within {self._limits.call_s:g} s "
+                    "(MCP_TOOL_TIMEOUT); the call was cancelled. Try a smaller request, or "
+                    "raise MCP_TOOL_TIMEOUT.",
+                    is_error=True,
+                )
+            if exc.code == CONNECTION_CLOSED:
+                return await self._crashed(remote)
+            return ToolOutput.text(f"{self.name} refused {remote}: {exc}", is_error=True)
+        except Exception as exc:
+            if self.cfg.transport == "stdio" and not self._alive():
+                return await self._crashed(remote)
+            return ToolOutput.text(
+                f"{self.name} failed on {remote}: {_describe_error(exc)}", is_error=True
+            )
+        return convert_result(result, server=self.name, max_tokens=self._limits.max_output_tokens)
+
+    async def _progress(self, progress: float, total: float | None, message: str | None) -> None:
+        done = f"{progress:g}/{total:g}" if total else f"{progress:g}"
+        self.events.append(f"{self.name}: progress {done}" + (f" {message}" if message else ""))
+
+    async def _crashed(self, remote: str) -> ToolOutput:
+        tail = self._tail_note()
+        restart = self.restarts == 0 and self.cfg.transport == "stdio"
+        # Said at once, so the tools drop out of the next request until it is back.
+        self.status = "connecting" if restart else "failed"
+        self._lifetime_over.set()
+        then = (
+            "coda is restarting it once; call the tool again if repeating it is safe."
+            if restart
+            else "It will not be restarted again: carry on without it."
+        )
+        return ToolOutput.text(
+            f"The MCP server {self.name} stopped while running {remote}{tail}. {then}",
+            is_error=True,
+        )
+
+    def _alive(self) -> bool:
+        return self._client is not None and not self._lifetime_over.is_set()
+
+    def _unavailable(self) -> str:
+        if self.status in ("pending", "connecting"):
+            return f"the MCP server {self.name} is still starting; try again in a moment"
+        return f"the MCP server {self.name} is not connected ({self.status}: {self.error})"
+
+    async def read_resource(self, uri: str) -> list[Any]:
+        client = self._client
+        if client is None:
+            raise RuntimeError(self._unavailable())
+        result = await client.read_resource(uri)
+        return list(result.contents)
+
+    async def get_prompt(self, name: str, arguments: dict[str, str]) -> list[Any]:
+        client = self._client
+        if client is None:
+            raise RuntimeError(self._unavailable())
+        result = await client.get_prompt(name, arguments)
+        return list(result.messages)
+
+    def stderr_tail(self) -> str:
+        if self._stderr_path is None:
+            return ""
+        try:
+            with open(self._stderr_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - STDERR_TAIL))
+                return f.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    def _tail_note(self) -> str:
+        tail = self.stderr_tail()
+        if not tail:
+            return ""
+        lines = tail.splitlines()[-8:]
+        return "; its stderr ends with:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+@contextlib.asynccontextmanager
+async def _owned(transport: Any, http: Any) -> Any:
+    """The streamable HTTP transport with an HTTP client it does not close itself."""
+    async with http, transport as streams:
+        yield streams
+
+
+def _describe_error(exc: BaseException) -> str:
+    """The innermost useful message: anyio wraps failures in exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, FileNotFoundError):
+        return f"its command was not found ({exc.filename or exc})"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, RuntimeError) else text
+
+
+def _version() -> str:
+    from coda import __version__
+
+    return __version__

@@ -1,0 +1,110 @@
+"""MCP in the terminal: `/mcp`, `/mcp__server__prompt`, and approving project servers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from coda.mcp.manager import McpManager
+    from coda.ui.repl import Repl
+
+_STATUS_STYLE = {"connected": "green", "connecting": "yellow", "pending": "yellow"}
+
+
+async def show_servers(repl: Repl, arg: str) -> None:
+    """`/mcp` lists servers, their state and what they offer; `/mcp tools [SERVER]` the tools."""
+    screen, manager = repl.screen, repl.wired.mcp
+    if manager is None:
+        screen.text(
+            "No MCP servers are configured. Add one with `coda mcp add NAME -- COMMAND ARGS` "
+            "(or an .mcp.json in the project), then start coda again.",
+            "dim",
+        )
+        return
+    words = arg.split()
+    if words[:1] == ["tools"]:
+        _show_tools(repl, manager, words[1] if len(words) > 1 else None)
+        return
+    await _approve_waiting(repl, manager)
+    g = repl.glyphs
+    for status in manager.statuses():
+        style = _STATUS_STYLE.get(status.status, "red")
+        offers = (
+            f" {g.dot} {status.tools} tools, {status.prompts} prompts, {status.resources} resources"
+            if status.status == "connected"
+            else ""
+        )
+        screen.text(f"  {status.name} ({status.scope}, {status.transport}): ", "bold")
+        screen.text(f"    {status.status}{offers}", style)
+        if status.detail:
+            for line in status.detail.splitlines():
+                screen.text(f"    {line}", "dim" if status.status == "connected" else "red")
+    for event in manager.events():
+        screen.text(f"  {g.dot} {event}", "dim")
+    prompts = manager.prompts()
+    if prompts:
+        from coda.mcp.prompts import prompt_usage
+
+        screen.text("Prompts (run them as commands):", "bold")
+        for info in prompts:
+            screen.text(f"  {prompt_usage(info)}  {info.description}")
+    screen.text("`/mcp tools [SERVER]` lists the tools; `@server:uri` attaches a resource.", "dim")
+
+
+def _show_tools(repl: Repl, manager: McpManager, server: str | None) -> None:
+    tools = [t for t in manager.tools() if server is None or t.server == server]
+    if not tools:
+        repl.screen.text("No MCP tools" + (f" from {server}." if server else "."), "dim")
+        return
+    for tool in tools:
+        first = tool.description.splitlines()[0] if tool.description else ""
+        repl.screen.text(f"  {tool.name}  {first}")
+
+
+async def run_prompt(repl: Repl, name: str, arg: str) -> bool:
+    """`/mcp__server__prompt ARGS`: send the prompt's text as the next turn. False if no
+    server offers a prompt by that name."""
+    manager = repl.wired.mcp
+    if manager is None:
+        return False
+    from coda.mcp.prompts import expand_prompt, find_prompt
+
+    await manager.wait_ready()
+    info = find_prompt(manager, name)
+    if info is None:
+        return False
+    try:
+        text = await expand_prompt(manager, info, arg)
+    except Exception as exc:  # a bad argument or a failing server: say which, keep the session
+        repl.screen.text(f"{repl.glyphs.error} {name}: {exc}", "red")
+        return True
+    await repl.turn(text)
+    return True
+
+
+async def approve_project_servers(repl: Repl) -> None:
+    """Before the first turn: ask about project servers nobody has approved here yet."""
+    manager = repl.wired.mcp
+    if manager is not None:
+        await _approve_waiting(repl, manager)
+        manager.start()
+
+
+async def _approve_waiting(repl: Repl, manager: McpManager) -> None:
+    from coda.ui.choose import choose
+
+    waiting = manager.awaiting_approval()
+    for i, cfg in enumerate(waiting):
+        what = (
+            f"{cfg.command} {' '.join(cfg.args)}".strip() if cfg.transport == "stdio" else cfg.url
+        )
+        title = (
+            f"The project's .mcp.json wants to start the MCP server {cfg.name!r}:\n"
+            f"  {what}\nIt runs with your permissions. Use it?"
+        )
+        options = ["Yes, use this server", "Yes, and every server in this .mcp.json", "No"]
+        answer = await choose(repl.screen, title, options, keys={"y": 0, "n": 2}, cancel="no")
+        if answer == 1:
+            manager.decide([c.name for c in waiting[i:]], True)
+            return
+        manager.decide([cfg.name], answer == 0)

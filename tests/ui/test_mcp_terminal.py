@@ -1,0 +1,63 @@
+"""MCP in the real terminal under tmux: approving a project server, /mcp, prompt commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fakes.model_server import ModelServer
+from tests.fakes.script import Reply
+from tests.mcp.conftest import everything_bin, faulty_command
+from tests.ui.conftest import StartCoda
+
+
+def _names(body: dict[str, object]) -> list[str]:
+    return [t["name"] for t in body.get("tools", [])]  # type: ignore[attr-defined, union-attr]
+
+
+def test_project_server_is_approved_once_then_listed(
+    start_coda: StartCoda, model_server: ModelServer, repo: Path, home: Path
+) -> None:
+    cmd, args = faulty_command()
+    (repo / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"faulty": {"command": cmd, "args": args}}})
+    )
+    model_server.enqueue(Reply("first"), Reply("second"))
+    term = start_coda()
+    term.submit("hello")
+    term.wait_for("wants to start the MCP server 'faulty'")
+    term.send("y")
+    term.wait_for("first", timeout=30)
+    term.wait_ready()
+    assert "mcp__faulty__echo" in _names(model_server.requests[0].body)
+    term.submit("/mcp")
+    screen = term.wait_for("left out", timeout=15)
+    assert "faulty (project, stdio)" in screen and "connected" in screen
+    assert "bad_root" in screen
+    term.close()
+    # Remembered for this project: the next start asks nothing and has the tools.
+    again = start_coda()
+    again.submit("hi again")
+    again.wait_for("second", timeout=30)
+    assert "wants to start" not in again.screen()
+    assert "mcp__faulty__echo" in _names(model_server.requests[1].body)
+
+
+def test_prompt_command_and_resource_mention(
+    start_coda: StartCoda, model_server: ModelServer
+) -> None:
+    servers = {"everything": {"command": "node", "args": [str(everything_bin()), "stdio"]}}
+    model_server.enqueue(Reply("prompted"), Reply("resource read"))
+    term = start_coda("--mcp-config", json.dumps({"mcpServers": servers}))
+    term.submit("/mcp__everything__args-prompt Lisbon")
+    term.wait_for("prompted", timeout=30)
+    term.wait_ready()
+    assert "Lisbon" in json.dumps(model_server.requests[0].body["messages"][-1])
+    term.submit("read @everything:demo://resource/static/document/features.md")
+    term.wait_for("attached everything:demo://resource/static/document/features.md", timeout=15)
+    term.wait_for("resource read", timeout=15)
+    term.wait_ready()
+    sent = json.dumps(model_server.requests[1].body["messages"][-1])
+    assert "demo://resource/static/document/features.md" in sent
+    term.submit("/mcp tools everything")
+    term.wait_for("mcp__everything__echo")
