@@ -124,8 +124,12 @@ async def _run(wired: Wired, prompt: str, writer: HeadlessWriter, cwd: Path) -> 
     try:
         servers: list[dict[str, str]] = []
         if wired.mcp is not None:
-            # The servers start now; the first request waits for them (up to MCP_TIMEOUT).
-            await wired.mcp.wait_ready()
+            # The servers start now. The first request waits for them (up to MCP_TIMEOUT)
+            # unless each one's tool list is known from an earlier run: then it goes at
+            # once, and a call made before its server is up waits for it.
+            wired.mcp.start()
+            if not wired.mcp.all_cached() or prompt.lstrip().startswith("/mcp__"):
+                await wired.mcp.wait_ready()
             for status in wired.mcp.statuses():
                 servers.append({"name": status.name, "status": status.status})
                 if status.status in ("failed", "needs-auth"):

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 
@@ -50,6 +50,8 @@ class Recorded:
     headers: dict[str, str]  # names lower-cased
     body: Any  # parsed JSON
     protocol: Protocol
+    # When the request arrived (time.monotonic()), for benchmarks of time to first request.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

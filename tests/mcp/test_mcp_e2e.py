@@ -236,3 +236,30 @@ def test_permission_prompt_tool_answers_for_the_person(
         env=anthropic_env(model_server, home),
     )
     assert no_server.code == 2 and "no MCP server is configured" in no_server.stderr
+
+
+def test_later_runs_send_the_first_request_while_servers_start(
+    model_server: ModelServer, repo: Path, home: Path
+) -> None:
+    """The tool list of a server is remembered: the next run's first request does not wait
+    for it, and a call made before it is up waits for it instead."""
+    cfg = config(faulty=faulty_entry("--slow-start", "3"))
+    env = anthropic_env(model_server, home)
+    model_server.enqueue(Reply("first run"))
+    started = time.monotonic()
+    first = run_coda(["-p", "hi", "--mcp-config", cfg], cwd=repo, env=env)
+    assert first.code == 0, first.stderr
+    assert model_server.requests[0].at - started >= 3  # waited for the server's list
+    model_server.enqueue(
+        Reply([ToolUse("mcp__faulty__echo", {"text": "early"})]),
+        Reply("done"),
+    )
+    started = time.monotonic()
+    second = run_coda(
+        ["-p", "hi", "--mcp-config", cfg, "--allowedTools", "mcp__faulty"], cwd=repo, env=env
+    )
+    assert second.code == 0, second.stderr
+    assert model_server.requests[1].at - started < 2.5  # did not wait
+    assert "mcp__faulty__echo" in tool_names(model_server.requests[1].body)
+    (result,) = tool_results(model_server.requests[2].body)
+    assert result_text(result) == "echo: early"  # the call waited for the server

@@ -88,11 +88,26 @@ class Connection:
         self._lifetime_over = asyncio.Event()
         self._stderr_path: Path | None = None
         self._errlog: TextIO | None = None
+        self._spent = 0.0
+        from coda.mcp.cache import cache_path, load_tools
+
+        self._cache_path = cache_path(cfg, env, cwd)
+        self._cached = load_tools(self._cache_path)
+        if self._cached is not None:
+            self.listing.tools = [self._tool(raw) for raw in self._cached]
+
+    @property
+    def cached(self) -> bool:
+        """Whether the tools on offer come from the last run's list (not yet confirmed)."""
+        return self._cached is not None and self.status in ("pending", "connecting")
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, spent: float = 0.0) -> None:
+        """`spent`: seconds of the startup budget already used (importing the SDK), so
+        MCP_TIMEOUT counts from when the session asked for the server."""
         if self._task is None:
+            self._spent = spent
             self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
 
     async def wait_ready(self) -> None:
@@ -149,15 +164,21 @@ class Connection:
             nonlocal timed_out
             if self.status == "connecting":
                 timed_out = True
+                # Said now: stopping the process may take the SDK a few seconds more.
+                self._fail(self._timeout_text())
+                self._ready.set()
+                self._on_change(self)
                 life.cancel()
 
-        timer = asyncio.get_running_loop().call_later(self._limits.startup_s, expire)
+        budget = max(0.1, self._limits.startup_s - self._spent)
+        self._spent = 0.0  # a restart gets the whole budget
+        timer = asyncio.get_running_loop().call_later(budget, expire)
         try:
             return await life
         except asyncio.CancelledError:
             if not timed_out:
                 raise
-            self._fail(f"did not finish starting within {self._limits.startup_s:g} s (MCP_TIMEOUT)")
+            self._fail(self._timeout_text())
             return False
         finally:
             timer.cancel()
@@ -187,6 +208,9 @@ class Connection:
             if not connected:
                 self._fail(_describe_error(group))
         return connected and not self._stop.is_set()
+
+    def _timeout_text(self) -> str:
+        return f"did not finish starting within {self._limits.startup_s:g} s (MCP_TIMEOUT)"
 
     def give_up(self, why: str) -> None:
         """Fail before starting (the SDK itself is missing)."""
@@ -261,6 +285,7 @@ class Connection:
         self.listing = listing
 
     async def _list_tools(self, client: Any, listing: Listing) -> None:
+        raws: list[dict[str, Any]] = []
         cursor = None
         for _ in range(100):
             page = await client.list_tools(cursor=cursor)
@@ -270,20 +295,34 @@ class Connection:
                     listing.skipped.append(f"{tool.name}: {why}")
                     continue
                 hints = tool.annotations
-                listing.tools.append(
-                    McpTool(
-                        name=tool_name(self.name, tool.name),
-                        description=describe(self.name, tool.description, tool.title),
-                        input_schema=schema,
-                        server=self.name,
-                        remote_name=tool.name,
-                        call=self.call_tool,
-                        read_only_hint=bool(hints and hints.read_only_hint),
-                    )
+                raws.append(
+                    {
+                        "name": tool.name,
+                        "description": describe(self.name, tool.description, tool.title),
+                        "input_schema": schema,
+                        "read_only": bool(hints and hints.read_only_hint),
+                    }
                 )
             cursor = page.next_cursor
             if cursor is None:
                 break
+        listing.tools = [self._tool(raw) for raw in raws]
+        if raws != self._cached:
+            from coda.mcp.cache import save_tools
+
+            save_tools(self._cache_path, raws)
+        self._cached = raws
+
+    def _tool(self, raw: dict[str, Any]) -> McpTool:
+        return McpTool(
+            name=tool_name(self.name, str(raw["name"])),
+            description=str(raw.get("description", "")),
+            input_schema=dict(raw.get("input_schema") or {"type": "object", "properties": {}}),
+            server=self.name,
+            remote_name=str(raw["name"]),
+            call=self.call_tool,
+            read_only_hint=bool(raw.get("read_only")),
+        )
 
     async def _list_prompts(self, client: Any, listing: Listing) -> None:
         with contextlib.suppress(Exception):  # a server may advertise what it cannot list
@@ -319,6 +358,7 @@ class Connection:
     # -- calls -----------------------------------------------------------------------
 
     async def call_tool(self, remote: str, args: JsonObject) -> ToolOutput:
+        await self._until_settled()
         client = self._client
         if client is None:
             return ToolOutput.text(self._unavailable(), is_error=True)
@@ -352,6 +392,16 @@ class Connection:
             )
         return convert_result(result, server=self.name, max_tokens=self._limits.max_output_tokens)
 
+    async def _until_settled(self) -> None:
+        """A call made while the server starts (or restarts) waits for it, up to MCP_TIMEOUT."""
+        deadline = asyncio.get_running_loop().time() + self._limits.startup_s + 1
+        while self.status in ("pending", "connecting") or (
+            self.status == "connected" and self._client is None
+        ):
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.02)
+
     async def _progress(self, progress: float, total: float | None, message: str | None) -> None:
         done = f"{progress:g}/{total:g}" if total else f"{progress:g}"
         self.events.append(f"{self.name}: progress {done}" + (f" {message}" if message else ""))
@@ -381,6 +431,7 @@ class Connection:
         return f"the MCP server {self.name} is not connected ({self.status}: {self.error})"
 
     async def read_resource(self, uri: str) -> list[Any]:
+        await self._until_settled()
         client = self._client
         if client is None:
             raise RuntimeError(self._unavailable())
@@ -388,6 +439,7 @@ class Connection:
         return list(result.contents)
 
     async def get_prompt(self, name: str, arguments: dict[str, str]) -> list[Any]:
+        await self._until_settled()
         client = self._client
         if client is None:
             raise RuntimeError(self._unavailable())

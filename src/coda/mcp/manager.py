@@ -65,10 +65,19 @@ class McpManager:
         self._import: asyncio.Future[None] | None = None
         self._preload: threading.Thread | None = None
         self._starting: set[asyncio.Future[None]] = set()
+        self._launched: set[str] = set()
+        for cfg in servers:
+            if self._may_start(cfg):
+                self._connect(cfg)  # not started yet: it offers its cached tools, if any
+
+    def all_cached(self) -> bool:
+        """Whether every server about to start has a tool list from an earlier run, so the
+        first request need not wait for any of them."""
+        return all(c.cached for c in self.connections.values())
 
     def preload(self) -> None:
-        """Begin importing the SDK now, in a thread, if any server may start."""
-        if self._preload is None and any(self._may_start(c) for c in self.configs.values()):
+        """Begin importing the SDK now, in a thread, if a server must be waited for."""
+        if self._preload is None and self.connections and not self.all_cached():
             self._preload = threading.Thread(target=_quiet_import, name="mcp-import", daemon=True)
             self._preload.start()
 
@@ -107,15 +116,9 @@ class McpManager:
         self._started = True
         self._launch([c for c in self.configs.values() if self._may_start(c)])
 
-    def _launch(self, configs: list[ServerConfig]) -> None:
-        fresh = [c for c in configs if c.name not in self.connections]
-        if not fresh:
-            return
-        if self._import is None:
-            preload = self._preload
-            job = preload.join if preload is not None else import_sdk
-            self._import = asyncio.ensure_future(asyncio.to_thread(job))
-        for cfg in fresh:
+    def _connect(self, cfg: ServerConfig) -> Connection:
+        conn = self.connections.get(cfg.name)
+        if conn is None:
             conn = Connection(
                 cfg,
                 cwd=self._cwd,
@@ -125,18 +128,32 @@ class McpManager:
                 interactive=self._interactive,
             )
             self.connections[cfg.name] = conn
+        return conn
+
+    def _launch(self, configs: list[ServerConfig]) -> None:
+        fresh = [c for c in configs if c.name not in self._launched]
+        if not fresh:
+            return
+        if self._import is None:
+            preload = self._preload
+            job = preload.join if preload is not None else import_sdk
+            self._import = asyncio.ensure_future(asyncio.to_thread(job))
+        for cfg in fresh:
+            self._launched.add(cfg.name)
+            conn = self._connect(cfg)
             task = asyncio.ensure_future(self._start_after_import(conn))
             self._starting.add(task)  # a reference, so the task is not collected early
             task.add_done_callback(self._starting.discard)
 
     async def _start_after_import(self, conn: Connection) -> None:
+        asked = asyncio.get_running_loop().time()
         if self._import is not None:
             try:
                 await self._import
             except Exception as exc:  # the SDK itself is broken: every server says so
                 conn.give_up(f"the mcp SDK could not be imported: {exc}")
                 return
-        conn.start()
+        conn.start(spent=asyncio.get_running_loop().time() - asked)
 
     async def wait_ready(self) -> None:
         """Until every started server is connected or has failed (each has its own startup
@@ -167,7 +184,7 @@ class McpManager:
         out: list[McpTool] = []
         for name in sorted(self.connections):
             conn = self.connections[name]
-            if conn.status == "connected":
+            if conn.status == "connected" or conn.cached:
                 out.extend(sorted(conn.listing.tools, key=lambda t: t.name))
         return out
 

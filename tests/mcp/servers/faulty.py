@@ -96,10 +96,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fail-at-start", action="store_true")
     parser.add_argument("--marker")
+    parser.add_argument("--slow-start", type=float, default=0.0)
     args = parser.parse_args()
     if args.marker:
         with open(args.marker, "a") as f:
             f.write(f"{os.getpid()}\n")
+    if args.slow_start:
+        import time
+
+        time.sleep(args.slow_start)
     if args.fail_at_start:
         sys.stderr.write("faulty: FAULTY_TOKEN is not set; cannot start\n")
         sys.exit(1)
