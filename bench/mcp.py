@@ -31,9 +31,9 @@ from common import ROOT, compile_coda, report
 
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.model_server import ModelServer  # noqa: E402
-from tests.fakes.script import Reply  # noqa: E402
-from tests.helpers import anthropic_env  # noqa: E402
+from tests.fakes.model_server import ModelServer
+from tests.fakes.script import Reply
+from tests.helpers import anthropic_env
 
 EVERYTHING = ROOT / "tests" / "mcp" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
 SILENT = [sys.executable, "-c", "import sys, time; sys.stdin.read(); time.sleep(60)"]
@@ -89,11 +89,12 @@ def main() -> None:
     if not EVERYTHING.exists():
         raise SystemExit("run `npm ci --prefix tests/mcp/npm` first")
     compile_coda()
-    servers = {
-        f"e{i}": {"command": "node", "args": [str(EVERYTHING), "stdio"]} for i in range(3)
-    }
+    servers = {f"e{i}": {"command": "node", "args": [str(EVERYTHING), "stdio"]} for i in range(3)}
     three = ["--mcp-config", json.dumps({"mcpServers": servers})]
-    silent = ["--mcp-config", json.dumps({"mcpServers": {"silent": {"command": SILENT[0], "args": SILENT[1:]}}})]
+    silent = [
+        "--mcp-config",
+        json.dumps({"mcpServers": {"silent": {"command": SILENT[0], "args": SILENT[1:]}}}),
+    ]
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, ModelServer() as server:
         root = Path(tmp)

@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None, *, deps: Deps | None = None) -> int:
         return run_doctor(deps.env, deps.stdout)
     if args_list[:1] == ["mcp"]:
         from coda.mcp.manage import main as mcp_main
+        from coda.mcp.manager import probe
 
         return mcp_main(
             args_list[1:],
+            check=probe,
             env=deps.env,
             cwd=deps.cwd,
             stdout=deps.stdout,

@@ -72,6 +72,10 @@ async def test_everything_over_stdio(tmp_path: Path) -> None:
         await mgr.wait_ready()
         (status,) = mgr.statuses()
         assert status.status == "connected", status
+        # The reference server registers some tools after the handshake and says so with
+        # notifications/tools/list_changed: the list is fetched again.
+        conn = mgr.connections["everything"]
+        await _until(lambda: any("tools list changed" in e for e in conn.events))
         echo = tool(mgr, "mcp__everything__echo")
         assert echo.input_schema["properties"]["message"]["type"] == "string"
         assert "$schema" not in echo.input_schema

@@ -263,3 +263,30 @@ def test_later_runs_send_the_first_request_while_servers_start(
     assert "mcp__faulty__echo" in tool_names(model_server.requests[1].body)
     (result,) = tool_results(model_server.requests[2].body)
     assert result_text(result) == "echo: early"  # the call waited for the server
+
+
+def test_no_servers_means_no_sdk_import(model_server: ModelServer, repo: Path, home: Path) -> None:
+    from tests.ui.test_lazy_imports import imported
+
+    model_server.enqueue(Reply("plain"), Reply("with a server"))
+    env = anthropic_env(model_server, home)
+    names = imported(["-p", "hi"], env, repo)
+    assert "coda.headless" in names
+    assert not [n for n in names if n.split(".")[0] in ("mcp", "mcp_types")]
+    assert not [n for n in names if n.startswith("coda.mcp.") and n != "coda.mcp.config"]
+    names = imported(["-p", "hi", "--mcp-config", config(faulty=faulty_entry())], env, repo)
+    assert "mcp.client.stdio" in names
+
+
+def test_mcp_list_checks_health(repo: Path, home: Path, model_server: ModelServer) -> None:
+    env = anthropic_env(model_server, home)
+    for args in (
+        ["add", "ev", "--", "node", str(everything_bin()), "stdio"],
+        ["add", "gone", "--", "/nonexistent/server"],
+    ):
+        assert run_coda(["mcp", *args], cwd=repo, env=env).code == 0
+    listed = run_coda(["mcp", "list"], cwd=repo, env=env)
+    assert listed.code == 0, listed.stderr
+    lines = {line.split(":")[0]: line for line in listed.stdout.splitlines() if ": " in line}
+    assert "connected (14 tools)" in lines["ev"] or "connected (" in lines["ev"]
+    assert "failed: its command was not found" in lines["gone"]

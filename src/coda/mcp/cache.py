@@ -20,7 +20,15 @@ from coda.mcp.config import ServerConfig
 
 def cache_path(cfg: ServerConfig, env: Mapping[str, str], cwd: Path) -> Path:
     identity = json.dumps(
-        [cfg.transport, cfg.command, list(cfg.args), dict(cfg.env), cfg.url, dict(cfg.headers), str(cwd)],
+        [
+            cfg.transport,
+            cfg.command,
+            list(cfg.args),
+            dict(cfg.env),
+            cfg.url,
+            dict(cfg.headers),
+            str(cwd),
+        ],
         sort_keys=True,
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]

@@ -109,6 +109,11 @@ class McpManager:
 
     # -- running ---------------------------------------------------------------------
 
+    def launch_all(self) -> None:
+        """Start every configured server, approved or not (for `coda mcp list`)."""
+        self._started = True
+        self._launch([c for c in self.configs.values() if c.error is None])
+
     def start(self) -> None:
         """Start every server that may start (in the running loop); safe to call again."""
         if self._started:
@@ -253,3 +258,26 @@ class McpManager:
             prompts=len(listing.prompts),
             resources=len(listing.resources),
         )
+
+
+def probe(servers: list[ServerConfig], env: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """`coda mcp list`'s health check: start each server, list it, stop it."""
+    from coda.mcp.config import limits
+
+    async def run() -> dict[str, str]:
+        manager = McpManager(servers, cwd=cwd, env=env, limits=limits(env), interactive=False)
+        manager.launch_all()  # approval is the caller's business: every server here is probed
+        try:
+            await manager.wait_ready()
+            out: dict[str, str] = {}
+            for status in manager.statuses():
+                if status.status == "connected":
+                    out[status.name] = f"connected ({status.tools} tools)"
+                else:
+                    first = status.detail.splitlines()[0] if status.detail else ""
+                    out[status.name] = f"{status.status}: {first}".rstrip(": ")
+            return out
+        finally:
+            await manager.aclose()
+
+    return asyncio.run(run())
