@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from coda.context import cache_breakpoints, merge_consecutive
@@ -70,6 +70,9 @@ class TurnHooks:
     appended: Callable[[list[Message]], None] = lambda transcript: None
     # Before every request; may replace the transcript's contents (compaction).
     before_request: Callable[[list[Message]], Awaitable[None]] = _nothing
+    # The tools on offer now, read before every request: an MCP server that connects or
+    # changes its list mid-turn is seen by the next request. None keeps the turn's own.
+    tools: Callable[[], list[ToolSpec]] | None = None
     # Before a message's tool calls run (the workspace snapshot must be done by then).
     before_tools: Callable[[list[Message]], Awaitable[None]] = _nothing
     # After tools ran: may add to the results (memory files that a Read brought in).
@@ -113,6 +116,8 @@ class Agent:
         while True:
             try:
                 await hooks.before_request(transcript)
+                if hooks.tools is not None:
+                    cfg = replace(cfg, tools=hooks.tools())
                 reply = await self._query(self._request(transcript, cfg))
             except ProviderError as exc:
                 error = f"{exc.message}\n{advice(exc)}"

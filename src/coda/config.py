@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +22,27 @@ def data_dir(env: Mapping[str, str]) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("coda", appauthor=False))
+
+
+def write_atomically(path: Path, text: str, *, new_mode: int | None = None) -> None:
+    """Replace `path` with `text` in one step (temp file, fsync, rename), so a crash leaves
+    the old file or the new one. An existing file keeps its mode; a new one gets `new_mode`,
+    or 0600 (private) when none is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        elif new_mode is not None:
+            os.chmod(tmp, new_mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class SettingsError(ValueError):

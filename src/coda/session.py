@@ -114,6 +114,7 @@ class Session:
             before_request=self._maybe_compact,
             before_tools=lambda _t: self._await_snapshot(snapshot),
             after_tools=self._after_tools,
+            tools=lambda: self.base.tools,
         )
         try:
             result = await self.agent.run_turn(

@@ -20,15 +20,13 @@ beats ask beats allow at decision time, so no layer can lift a managed deny.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from coda.config import SettingsError, config_dir
+from coda.config import SettingsError, config_dir, write_atomically
 from coda.permissions.base import MODES, Behavior, Mode
 from coda.permissions.rules import Rule, RuleError, parse_rule
 
@@ -459,25 +457,9 @@ def save_local_rule(cwd: Path, rule_text: str, behavior: Behavior = "allow") -> 
     rules = perms.setdefault(behavior, [])
     if rule.text not in rules:
         rules.append(rule.text)
-        _write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     ensure_git_exclude(Path(cwd))
     return path
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def ensure_git_exclude(cwd: Path) -> str | None:

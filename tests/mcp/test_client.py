@@ -279,3 +279,25 @@ async def _until(check: Any, timeout: float = 20) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+async def test_a_server_from_pypi(tmp_path: Path) -> None:
+    """mcp-server-time, installed from PyPI with the test extras, over stdio."""
+    server = stdio("time", sys.executable, ["-m", "mcp_server_time", "--local-timezone", "UTC"])
+    mgr = manager(tmp_path, server)
+    try:
+        await mgr.wait_ready()
+        assert {"mcp__time__get_current_time", "mcp__time__convert_time"} <= {
+            t.name for t in mgr.tools()
+        }
+        assert tool(mgr, "mcp__time__get_current_time").read_only_hint
+        out = await call(
+            mgr,
+            "mcp__time__convert_time",
+            {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"},
+        )
+        assert not out.is_error and "21:00" in text(out), text(out)
+        bad = await call(mgr, "mcp__time__get_current_time", {"timezone": "Mars/Olympus"})
+        assert bad.is_error and "Mars/Olympus" in text(bad)
+    finally:
+        await mgr.aclose()

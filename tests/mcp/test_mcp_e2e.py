@@ -290,3 +290,29 @@ def test_mcp_list_checks_health(repo: Path, home: Path, model_server: ModelServe
     lines = {line.split(":")[0]: line for line in listed.stdout.splitlines() if ": " in line}
     assert "connected (14 tools)" in lines["ev"] or "connected (" in lines["ev"]
     assert "failed: its command was not found" in lines["gone"]
+
+
+def test_a_list_change_mid_turn_reaches_the_next_request(
+    model_server: ModelServer, repo: Path, home: Path
+) -> None:
+    model_server.enqueue(
+        Reply([ToolUse("mcp__faulty__grow", {})]),
+        Reply([ToolUse("mcp__faulty__extra", {})]),
+        Reply("done"),
+    )
+    run = run_coda(
+        [
+            "-p",
+            "grow",
+            "--mcp-config",
+            config(faulty=faulty_entry()),
+            "--allowedTools",
+            "mcp__faulty",
+        ],
+        cwd=repo,
+        env=anthropic_env(model_server, home),
+    )
+    assert run.code == 0, run.stderr
+    assert "mcp__faulty__extra" not in tool_names(model_server.requests[0].body)
+    assert "mcp__faulty__extra" in tool_names(model_server.requests[1].body)
+    assert result_text(tool_results(model_server.requests[2].body)[-1]) == "extra here"

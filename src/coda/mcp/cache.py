@@ -7,14 +7,14 @@ as soon as the server answers; a call made before that waits for the server.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coda.config import data_dir
+from coda.config import data_dir, write_atomically
 from coda.mcp.config import ServerConfig
 
 
@@ -48,10 +48,5 @@ def load_tools(path: Path) -> list[dict[str, Any]] | None:
 
 def save_tools(path: Path, tools: list[dict[str, Any]]) -> None:
     """Atomically; a failure to cache only costs the next run a wait."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"tools": tools}), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        write_atomically(path, json.dumps({"tools": tools}))

@@ -89,6 +89,7 @@ class Connection:
         self._stderr_path: Path | None = None
         self._errlog: TextIO | None = None
         self._spent = 0.0
+        self._relisting: set[asyncio.Task[None]] = set()
         from coda.mcp.cache import cache_path, load_tools
 
         self._cache_path = cache_path(cfg, env, cwd)
@@ -346,14 +347,26 @@ class Connection:
     async def _on_message(self, message: Any) -> None:
         method = getattr(message, "method", "")
         if method.endswith("/list_changed") and self._client is not None:
-            client = self._client
-            try:
-                await self._refresh(client)
-            except Exception as exc:
-                self.events.append(f"{self.name}: refreshing its lists failed: {exc}")
-                return
-            self.events.append(f"{self.name}: {method.split('/')[1]} list changed")
-            self._on_change(self)
+            # In a task of its own: the listing is a request whose answer this very
+            # receive loop must deliver. A call that is running waits for it (see below).
+            task = asyncio.create_task(self._relist(self._client, method))
+            self._relisting.add(task)
+            task.add_done_callback(self._relisting.discard)
+
+    async def _relist(self, client: Any, method: str) -> None:
+        try:
+            await self._refresh(client)
+        except Exception as exc:
+            self.events.append(f"{self.name}: refreshing its lists failed: {exc}")
+            return
+        self.events.append(f"{self.name}: {method.split('/')[1]} list changed")
+        self._on_change(self)
+
+    async def _relisted(self) -> None:
+        """A call that changed the server's lists returns once they are fetched again, so
+        the next request already offers the new tools."""
+        if self._relisting:
+            await asyncio.wait(set(self._relisting), timeout=self._limits.startup_s)
 
     # -- calls -----------------------------------------------------------------------
 
@@ -390,6 +403,7 @@ class Connection:
             return ToolOutput.text(
                 f"{self.name} failed on {remote}: {_describe_error(exc)}", is_error=True
             )
+        await self._relisted()
         return convert_result(result, server=self.name, max_tokens=self._limits.max_output_tokens)
 
     async def _until_settled(self) -> None:

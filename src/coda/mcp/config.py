@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from coda.config import SettingsError, config_dir
+from coda.config import SettingsError, config_dir, write_atomically
 
 Transport = Literal["stdio", "http", "sse"]
 Scope = Literal["local", "project", "user", "cli"]
@@ -560,23 +558,7 @@ def _update(path: Path, change: Callable[[dict[str, Any]], _T], *, private: bool
     except SettingsError as exc:
         message = str(exc)
         raise SettingsError(message if str(path) in message else f"{path}: {message}") from None
-    _write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", private)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    # A project file is meant to be shared (0644); the user's may hold API keys (0600).
+    write_atomically(path, text, new_mode=None if private else 0o644)
     return result
-
-
-def _write_atomically(path: Path, text: str, private: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        elif not private:
-            os.chmod(tmp, 0o644)  # a project file, meant to be shared; mkstemp made it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
