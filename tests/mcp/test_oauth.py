@@ -178,7 +178,10 @@ async def test_an_expired_access_token_is_refreshed_without_a_login(
     # Refreshed when read back from the file, then by the SDK during the connection.
     assert (await whoami(cfg, env, calls=2)).startswith("client ")
 
-    assert delta(await counters(base), before) == {"refresh": 2}
+    # At least twice: on reading the file, and during the connection (a slow machine may
+    # refresh once more, since coda refreshes before the last half of a token's life).
+    changes = delta(await counters(base), before)
+    assert set(changes) == {"refresh"} and changes["refresh"] >= 2
     second = stored(cfg, env)
     assert isinstance(first["tokens"], dict) and isinstance(second["tokens"], dict)
     assert second["tokens"]["access_token"] != first["tokens"]["access_token"]

@@ -422,8 +422,9 @@ class Connection:
 
     async def _crashed(self, remote: str) -> ToolOutput:
         tail = self._tail_note()
-        restart = self.restarts == 0 and self.cfg.transport == "stdio"
-        # Said at once, so the tools drop out of the next request until it is back.
+        # A stdio server is started again; a remote one is connected to again, once either way.
+        restart = self.restarts == 0
+        # Said at once: a call made meanwhile waits for the restart instead of failing.
         self.status = "connecting" if restart else "failed"
         self._lifetime_over.set()
         then = (

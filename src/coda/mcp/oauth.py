@@ -149,6 +149,8 @@ class TokenFile:
         self.ask_anew = False
         self.expires_at: float | None = None
         self.client: OAuthClientInformationFull | None = None
+        # The SDK's OAuth state, to move its expiry earlier after each new token (below).
+        self.context: Any = None
 
     def load(self) -> None:
         """Read the file if there is one; an unreadable file is a fresh start, not a failure."""
@@ -172,7 +174,14 @@ class TokenFile:
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self.tokens, self.ask_anew = tokens, False
-        self.expires_at = time.time() + tokens.expires_in if tokens.expires_in is not None else None
+        lifetime = tokens.expires_in
+        self.expires_at = time.time() + lifetime if lifetime is not None else None
+        if self.context is not None and lifetime is not None:
+            # The SDK counts the lifetime from when the answer arrived, the server from when
+            # it issued the token; a request near the end is refused with a 401, on which the
+            # SDK starts a whole new login instead of refreshing. Refreshing early avoids that.
+            margin = min(EXPIRY_MARGIN_S, lifetime / 2)
+            self.context.token_expiry_time = time.time() + lifetime - margin
         self._save()
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
@@ -252,6 +261,7 @@ def _provider(
         redirect_handler=browser.redirect,
         callback_handler=browser.callback,
     )
+    storage.context = provider.context
     if storage.tokens is not None and storage.expires_at is not None and not storage.ask_anew:
         # The SDK keeps no expiry for tokens it loads from storage and would send an expired
         # one, get a 401 and start a new login; given the expiry it refreshes instead.

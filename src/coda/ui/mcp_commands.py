@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from coda.mcp.manager import McpManager
+    from coda.ui.mentions import Attached
     from coda.ui.repl import Repl
 
 _STATUS_STYLE = {"connected": "green", "connecting": "yellow", "pending": "yellow"}
@@ -108,3 +109,21 @@ async def _approve_waiting(repl: Repl, manager: McpManager) -> None:
             manager.decide([c.name for c in waiting[i:]], True)
             return
         manager.decide([cfg.name], answer == 0)
+
+
+async def attach_mcp(repl: Repl, attached: Attached) -> None:
+    """Before a turn: wait for servers that have no remembered tool list yet, attach the
+    `@server:uri` resources, and show what the servers did since the last turn."""
+    from coda.mcp.prompts import attach_resources
+
+    manager = repl.wired.mcp
+    if manager is None:
+        return
+    if manager.starting and not manager.all_cached():
+        await repl.run_interruptibly(manager.wait_ready(), "Starting MCP servers")
+    resources = await attach_resources(attached.prompt, manager)
+    attached.prompt = resources.prompt
+    attached.files += resources.attached
+    attached.problems += resources.problems
+    for event in manager.events():
+        repl.screen.text(f"  {repl.glyphs.dot} {event}", "dim")

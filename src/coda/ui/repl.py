@@ -253,18 +253,10 @@ class Repl:
 
         self._plan_tool_ready()
         attached = await attach_mentions(text, self.session.tool_ctx)
-        mcp = self.wired.mcp
-        if mcp is not None:
-            from coda.mcp.prompts import attach_resources
+        if self.wired.mcp is not None:
+            from coda.ui.mcp_commands import attach_mcp
 
-            if mcp.starting:
-                await self.run_interruptibly(mcp.wait_ready(), "Starting MCP servers")
-            resources = await attach_resources(attached.prompt, mcp)
-            attached.prompt = resources.prompt
-            attached.files += resources.attached
-            attached.problems += resources.problems
-            for event in mcp.events():
-                self.screen.text(f"  {self.glyphs.dot} {event}", "dim")
+            await attach_mcp(self, attached)
         for name in attached.files:
             self.screen.text(f"  {self.glyphs.result} attached {name}", "dim")
         for problem in attached.problems:
