@@ -45,6 +45,9 @@ _KNOWN_TOP = frozenset(
         "autoCompact",
         "autoCompactThreshold",
         "checkpoints",
+        "enableAllProjectMcpServers",
+        "enabledMcpjsonServers",
+        "disabledMcpjsonServers",
     }
 )
 _KNOWN_PERMISSIONS = frozenset(
@@ -83,10 +86,27 @@ class Settings:
     auto_compact_threshold: float = 0.85
     # Snapshot the workspace before each prompt so /rewind can restore files.
     checkpoints: bool = True
+    # Claude Code's answers for the project's .mcp.json servers, decided in settings.
+    mcp_approval: McpApproval = field(default_factory=lambda: McpApproval())
     # Top-level keys coda does not use (Claude Code's statusLine, apiKeyHelper, …), kept.
     extra: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class McpApproval:
+    enable_all: bool = False
+    enabled: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+
+    def decide(self, name: str) -> bool | None:
+        """Settings' word on one .mcp.json server: a refusal wins; None if they are silent."""
+        if name in self.disabled:
+            return False
+        if self.enable_all or name in self.enabled:
+            return True
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +211,9 @@ class _Parsed:
     auto_compact: bool | None = None
     auto_compact_threshold: float | None = None
     checkpoints: bool | None = None
+    mcp_enable_all: bool | None = None
+    mcp_enabled: list[str] = field(default_factory=list)
+    mcp_disabled: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -229,6 +252,9 @@ class _Layer:
         self.out.include_co_authored_by = self._typed(data, ("includeCoAuthoredBy",), bool)
         self.out.auto_compact = self._typed(data, ("autoCompact",), bool)
         self.out.checkpoints = self._typed(data, ("checkpoints",), bool)
+        self.out.mcp_enable_all = self._typed(data, ("enableAllProjectMcpServers",), bool)
+        self.out.mcp_enabled = self._list_of_str(data, ("enabledMcpjsonServers",))
+        self.out.mcp_disabled = self._list_of_str(data, ("disabledMcpjsonServers",))
         self._threshold(data)
         self._sandbox(data)
         hooks = self._typed(data, ("hooks",), dict)
@@ -417,6 +443,11 @@ def _merge(settings: Settings, layer: _Parsed) -> None:
         settings.auto_compact_threshold = layer.auto_compact_threshold
     if layer.checkpoints is not None:
         settings.checkpoints = layer.checkpoints
+    mcp = settings.mcp_approval
+    if layer.mcp_enable_all is not None:
+        mcp.enable_all = layer.mcp_enable_all
+    mcp.enabled += layer.mcp_enabled
+    mcp.disabled += layer.mcp_disabled
     sandbox = settings.sandbox
     if layer.sandbox_enabled is not None:
         sandbox.enabled = layer.sandbox_enabled

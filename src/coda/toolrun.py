@@ -72,8 +72,15 @@ class ToolRunner:
             ), None
         if decision.behavior == "deny":
             return error_result(call, f"Permission denied: {decision.reason}"), None
+        args = call.input
+        if decision.updated_input is not None:
+            args = dict(decision.updated_input)
+            problems = validate_input(tool.input_schema, args)
+            if problems:
+                text = f"The approved input for {call.name} is invalid: " + "; ".join(problems)
+                return error_result(call, text), None
         try:
-            output = await tool.run(call.input, self._ctx)
+            output = await tool.run(args, self._ctx)
         except ToolError as exc:
             return error_result(call, str(exc)), None
         except (OSError, UnicodeError, ValueError) as exc:

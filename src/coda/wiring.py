@@ -95,7 +95,7 @@ def wire_session(
     sandboxed = _sandbox(opts, settings, ctx, workspace, notices)
     if mode == "bypassPermissions":
         _check_bypass(settings, sandboxed)
-    mcp = _mcp(opts, cwd, merged_env, notices, headless=headless)
+    mcp = _mcp(opts, cwd, merged_env, settings, notices, headless=headless)
     from coda.memory import NestedMemory, load_memory
 
     memory = load_memory(cwd, merged_env)
@@ -172,7 +172,13 @@ def wire_session(
 
 
 def _mcp(
-    opts: RunOptions, cwd: Path, env: Mapping[str, str], notices: list[str], *, headless: bool
+    opts: RunOptions,
+    cwd: Path,
+    env: Mapping[str, str],
+    settings: Settings,
+    notices: list[str],
+    *,
+    headless: bool,
 ) -> McpManager | None:
     """The session's MCP servers, or None (and no SDK import) when none is configured."""
     from coda.mcp.config import has_servers
@@ -185,7 +191,12 @@ def _mcp(
     found = load_servers(cwd, env, cli_configs=opts.mcp_configs, strict=opts.strict_mcp_config)
     notices.extend(found.warnings)
     manager = McpManager(
-        found.servers, cwd=cwd, env=env, limits=limits(env), interactive=not headless
+        found.servers,
+        cwd=cwd,
+        env=env,
+        limits=limits(env),
+        interactive=not headless,
+        settings_decide=settings.mcp_approval.decide,
     )
     manager.preload()  # the SDK imports in a thread while the rest of the session is built
     if headless:

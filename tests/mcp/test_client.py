@@ -219,6 +219,12 @@ async def test_crash_is_reported_and_restarted_once(tmp_path: Path) -> None:
         await _until(lambda: mgr.connections["faulty"].status == "failed")
         assert mgr.tools() == []
         assert len(marker.read_text().split()) == 2
+        # /mcp reconnect: started afresh, with a new restart allowance.
+        await mgr.reconnect("faulty")
+        assert mgr.connections["faulty"].status == "connected"
+        assert mgr.connections["faulty"].restarts == 0
+        assert text(await call(mgr, "mcp__faulty__echo", {"text": "back"})) == "echo: back"
+        assert len(marker.read_text().split()) == 3
     finally:
         await mgr.aclose()
 

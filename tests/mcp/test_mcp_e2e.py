@@ -226,7 +226,7 @@ def test_permission_prompt_tool_answers_for_the_person(
         env=anthropic_env(model_server, home),
     )
     assert run.code == 0, run.stderr
-    assert (repo / "ok.txt").read_text() == "allowed\n"
+    assert (repo / "ok.txt").read_text() == "stamped: allowed\n"  # its updatedInput ran
     assert not (repo / "nope.txt").exists()
     bash_result = tool_results(model_server.requests[2].body)[-1]
     assert "faulty refuses Bash" in result_text(bash_result)
@@ -316,3 +316,28 @@ def test_a_list_change_mid_turn_reaches_the_next_request(
     assert "mcp__faulty__extra" not in tool_names(model_server.requests[0].body)
     assert "mcp__faulty__extra" in tool_names(model_server.requests[1].body)
     assert result_text(tool_results(model_server.requests[2].body)[-1]) == "extra here"
+
+
+def test_claude_code_settings_decide_project_servers(
+    model_server: ModelServer, repo: Path, home: Path
+) -> None:
+    (repo / ".mcp.json").write_text(config(faulty=faulty_entry()))
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "settings.json").write_text(
+        json.dumps({"enableAllProjectMcpServers": True})
+    )
+    env = anthropic_env(model_server, home)
+    model_server.enqueue(Reply("enabled by settings"), Reply("disabled by settings"))
+    run = run_coda(["-p", "hi"], cwd=repo, env=env)
+    assert run.code == 0, run.stderr
+    assert "unknown setting" not in run.stderr and "coda mcp approve" not in run.stderr
+    assert "mcp__faulty__echo" in tool_names(model_server.requests[0].body)
+    # A refusal in settings wins, even over an approval given before.
+    assert run_coda(["mcp", "approve", "faulty"], cwd=repo, env=env).code == 0
+    (repo / ".coda").mkdir()
+    (repo / ".coda" / "settings.local.json").write_text(
+        json.dumps({"disabledMcpjsonServers": ["faulty"]})
+    )
+    run = run_coda(["-p", "hi"], cwd=repo, env=env)
+    assert run.code == 0, run.stderr
+    assert not any(n.startswith("mcp__faulty") for n in tool_names(model_server.requests[1].body))

@@ -61,3 +61,48 @@ def test_prompt_command_and_resource_mention(
     assert "demo://resource/static/document/features.md" in sent
     term.submit("/mcp tools everything")
     term.wait_for("mcp__everything__echo")
+
+
+async def test_mcp_reconnect_in_the_terminal(tmp_path: Path) -> None:
+    """In process: /mcp, a bad subcommand, and /mcp reconnect after the server failed."""
+    import io
+
+    from coda.ui.commands import run_command
+    from coda.ui.glyphs import ASCII
+    from coda.ui.repl import Repl
+    from coda.ui.screen import Screen
+    from coda.wiring import RunOptions
+
+    cmd, args = faulty_command()
+    servers = json.dumps({"mcpServers": {"faulty": {"command": cmd, "args": args}}})
+    out = io.StringIO()
+    env = {
+        "CODA_CONFIG_DIR": str(tmp_path / "config"),
+        "CODA_DATA_DIR": str(tmp_path / "data"),
+        "ANTHROPIC_API_KEY": "unused",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+    }
+    repl = Repl(
+        RunOptions(mcp_configs=(servers,)),
+        env=env,
+        cwd=tmp_path,
+        screen=Screen(out, color=False, glyphs=ASCII, width=100),
+        stdin_fd=None,
+    )
+    try:
+        assert await repl.ready()
+        manager = repl.wired.mcp
+        assert manager is not None
+        await manager.wait_ready()
+        for _ in range(2):  # two crashes: the second is not restarted
+            tool = next(t for t in manager.tools() if t.name == "mcp__faulty__crash")
+            await tool.call("crash", {})
+        await run_command(repl, "/mcp")
+        assert "failed" in out.getvalue() and "crashing on purpose" in out.getvalue()
+        await run_command(repl, "/mcp frobnicate")
+        assert "usage: /mcp" in out.getvalue()
+        await run_command(repl, "/mcp reconnect faulty")
+        assert "faulty: connected" in out.getvalue()
+        assert "mcp__faulty__echo" in repl.wired.registry.names()
+    finally:
+        await repl.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 import shlex
@@ -481,27 +480,15 @@ def _login(args: argparse.Namespace, ctx: _Context) -> int:
         )
     if server.error is not None:
         raise _Failed(f"{server.name} cannot be used: {server.error}")
-    from coda.mcp.oauth import login
+    from coda.mcp.oauth import login, url_opener
 
-    open_url = ctx.open_url or _opener(ctx.out)
+    open_url = ctx.open_url or url_opener(ctx.out)
     try:
         asyncio.run(login(server, ctx.env, open_url=open_url, timeout=LOGIN_TIMEOUT_S))
     except Exception as exc:  # OAuthError says what went wrong; anything else is reported too
         raise _Failed(str(exc) or type(exc).__name__) from exc
     ctx.out.write(f"Logged in to {server.name}; coda will use the saved authorization.\n")
     return EXIT_OK
-
-
-def _opener(out: TextIO) -> Callable[[str], None]:
-    def open_url(url: str) -> None:
-        import webbrowser
-
-        out.write(f"Opening the browser to authorize coda. If it does not open, visit:\n  {url}\n")
-        out.flush()
-        with contextlib.suppress(Exception):  # no browser here: the URL above is the way
-            webbrowser.open(url)
-
-    return open_url
 
 
 def _serve(args: argparse.Namespace, ctx: _Context) -> int:

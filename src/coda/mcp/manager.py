@@ -52,8 +52,11 @@ class McpManager:
         env: Mapping[str, str],
         limits: McpLimits,
         interactive: bool,
+        settings_decide: Callable[[str], bool | None] | None = None,
     ) -> None:
         self._cwd = cwd
+        # Settings (enableAllProjectMcpServers, enabled/disabledMcpjsonServers) come first.
+        self._settings_decide = settings_decide
         self._env = env
         self.limits = limits
         self._interactive = interactive
@@ -91,14 +94,21 @@ class McpManager:
             if s.scope == "project"
             and s.error is None
             and s.name not in self.connections
-            and approval(self._cwd, self._env, s.name) is None
+            and self._decision(s.name) is None
         ]
+
+    def _decision(self, name: str) -> bool | None:
+        if self._settings_decide is not None:
+            decided = self._settings_decide(name)
+            if decided is not None:
+                return decided
+        return approval(self._cwd, self._env, name)
 
     def _may_start(self, cfg: ServerConfig) -> bool:
         if cfg.error is not None:
             return False
         if cfg.scope == "project":
-            return approval(self._cwd, self._env, cfg.name) is True
+            return self._decision(cfg.name) is True
         return True
 
     def decide(self, names: list[str], approved: bool) -> None:
@@ -159,6 +169,20 @@ class McpManager:
                 conn.give_up(f"the mcp SDK could not be imported: {exc}")
                 return
         conn.start(spent=asyncio.get_running_loop().time() - asked)
+
+    async def reconnect(self, name: str) -> None:
+        """Stop the server (if it runs) and start it afresh, with a new restart allowance:
+        after a crash, a login, or a fix to its environment."""
+        cfg = self.configs.get(name)
+        if cfg is None or not self._may_start(cfg):
+            raise KeyError(f"no startable MCP server named {name!r}")
+        old = self.connections.pop(name, None)
+        self._launched.discard(name)
+        if old is not None:
+            await old.aclose()
+        self._launch([cfg])
+        await self.connections[name].wait_ready()
+        self._changed(self.connections[name])
 
     async def wait_ready(self) -> None:
         """Until every started server is connected or has failed (each has its own startup
@@ -235,7 +259,7 @@ class McpManager:
         if cfg.error is not None:
             return ServerStatus(name, cfg.scope, cfg.transport, "config-error", cfg.error)
         if conn is None:
-            decided = approval(self._cwd, self._env, name) if cfg.scope == "project" else True
+            decided = self._decision(name) if cfg.scope == "project" else True
             if decided is None:
                 why = f"a project server (.mcp.json) not approved yet: `coda mcp approve {name}`"
                 return ServerStatus(name, cfg.scope, cfg.transport, "needs-approval", why)

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from coda.config import data_dir
@@ -92,7 +92,7 @@ def http_auth(
         cfg,
         storage,
         interactive=interactive,
-        open_url=open_url or _print_and_open,
+        open_url=open_url or url_opener(sys.stderr),
         wait_s=BROWSER_WAIT_S,
     )
 
@@ -438,13 +438,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _print_and_open(url: str) -> None:
-    import webbrowser
+def url_opener(out: TextIO) -> Callable[[str], None]:
+    """Show the authorization URL on `out` and try the browser (there may be none)."""
 
-    sys.stderr.write(f"Open this URL to authorize coda:\n  {url}\n")
-    sys.stderr.flush()
-    with contextlib.suppress(Exception):
-        webbrowser.open(url)
+    def open_url(url: str) -> None:
+        import webbrowser
+
+        out.write(f"Opening the browser to authorize coda. If it does not open, visit:\n  {url}\n")
+        out.flush()
+        with contextlib.suppress(Exception):
+            webbrowser.open(url)
+
+    return open_url
 
 
 def _find(exc: BaseException, kind: type[_E]) -> _E | None:

@@ -44,6 +44,10 @@ class McpPrompter:
                 "deny", note=f"{self._tool} did not answer with JSON: {text[:200]!r}"
             )
         if isinstance(answer, dict) and answer.get("behavior") == "allow":
-            return PromptAnswer("once")
+            updated = answer.get("updatedInput")
+            # Claude Code's contract: updatedInput replaces the input (it may be unchanged).
+            return PromptAnswer(
+                "once", updated_input=updated if isinstance(updated, dict) else None
+            )
         message = answer.get("message") if isinstance(answer, dict) else None
         return PromptAnswer("deny", note=str(message or f"{self._tool} refused the call"))

@@ -20,6 +20,8 @@ class Decision:
     reason: str = ""
     # The rule that decided, as written in settings ("Bash(npm test:*)"), if one did.
     rule: str | None = None
+    # An allow that changes the call's input (a --permission-prompt-tool's updatedInput).
+    updated_input: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class PromptAnswer:
     choice: Literal["once", "always", "deny"]
     # With "deny": what the person wants coda to do instead, passed on to the model.
     note: str = ""
+    # With "once": the input to run instead of the model's (checked again before it runs).
+    updated_input: Mapping[str, object] | None = None
 
 
 class Prompter(Protocol):

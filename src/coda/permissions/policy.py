@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -123,7 +123,17 @@ class RulePolicy:
         else:
             if answer.choice == "always" and verdict.suggested_rule:
                 self._remember(verdict.suggested_rule)
-            decision = Decision("allow", f"the person allowed it ({answer.choice})")
+            decision = Decision(
+                "allow",
+                f"the person allowed it ({answer.choice})",
+                updated_input=answer.updated_input,
+            )
+            if answer.updated_input is not None:
+                # A changed input is a new call: deny rules still hold for it.
+                changed = replace(call, input=dict(answer.updated_input))
+                again = self.evaluate(tool, changed)
+                if again.behavior == "deny":
+                    decision = Decision("deny", f"the changed input: {again.reason}", again.rule)
             if call.name == "ExitPlanMode":
                 self.config.mode = "default"  # the approved plan is carried out, with asking
         self._log(call, summary, decision, asked=True)

@@ -26,6 +26,12 @@ async def show_servers(repl: Repl, arg: str) -> None:
     if words[:1] == ["tools"]:
         _show_tools(repl, manager, words[1] if len(words) > 1 else None)
         return
+    if words[:1] in (["reconnect"], ["login"]) and len(words) == 2:
+        await _restart(repl, manager, words[1], login=words[0] == "login")
+        return
+    if words:
+        screen.text("usage: /mcp [tools [SERVER] | reconnect SERVER | login SERVER]", "red")
+        return
     await _approve_waiting(repl, manager)
     g = repl.glyphs
     for status in manager.statuses():
@@ -49,7 +55,52 @@ async def show_servers(repl: Repl, arg: str) -> None:
         screen.text("Prompts (run them as commands):", "bold")
         for info in prompts:
             screen.text(f"  {prompt_usage(info)}  {info.description}")
-    screen.text("`/mcp tools [SERVER]` lists the tools; `@server:uri` attaches a resource.", "dim")
+    screen.text(
+        "`/mcp tools [SERVER]` lists the tools, `/mcp reconnect SERVER` starts one afresh, "
+        "`/mcp login SERVER` authorizes a remote one; `@server:uri` attaches a resource.",
+        "dim",
+    )
+
+
+async def _restart(repl: Repl, manager: McpManager, name: str, *, login: bool) -> None:
+    g = repl.glyphs
+    cfg = manager.configs.get(name)
+    if cfg is None:
+        repl.screen.text(f"{g.error} no MCP server named {name!r}", "red")
+        return
+    if login:
+        import io
+
+        from coda.mcp.oauth import login as oauth_login
+        from coda.mcp.oauth import url_opener
+
+        shown = io.StringIO()
+
+        def open_url(url: str) -> None:
+            url_opener(shown)(url)
+            repl.screen.text(shown.getvalue().rstrip(), "yellow")
+
+        async def authorize() -> bool:
+            await oauth_login(cfg, repl.env, open_url=open_url, timeout=300)
+            return True
+
+        try:
+            done = await repl.run_interruptibly(
+                authorize(), f"Waiting for the browser ({name})", repair=False
+            )
+        except Exception as exc:  # OAuthError says what went wrong
+            repl.screen.text(f"{g.error} {name}: {exc}", "red")
+            return
+        if done is None:
+            return
+    try:
+        await repl.run_interruptibly(manager.reconnect(name), f"Starting {name}", repair=False)
+    except Exception as exc:  # a refusal to start, or the login's failure: say it, go on
+        repl.screen.text(f"{g.error} {name}: {exc}", "red")
+        return
+    status = next(s for s in manager.statuses() if s.name == name)
+    style = "green" if status.status == "connected" else "red"
+    repl.screen.text(f"  {name}: {status.status} {status.detail}".rstrip(), style)
 
 
 def _show_tools(repl: Repl, manager: McpManager, server: str | None) -> None:

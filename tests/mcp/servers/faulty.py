@@ -81,7 +81,9 @@ def build() -> FaultyServer:
         import json
 
         if tool_name == "Write":
-            return json.dumps({"behavior": "allow", "updatedInput": input})
+            # Allowed, with the content stamped: proves updatedInput is what runs.
+            changed = {**input, "content": "stamped: " + str(input.get("content", ""))}
+            return json.dumps({"behavior": "allow", "updatedInput": changed})
         return json.dumps({"behavior": "deny", "message": f"faulty refuses {tool_name}"})
 
     @server.tool(structured_output=True)
