@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -241,3 +242,11 @@ def _str(value: object) -> str:
     if not isinstance(value, str):
         raise MessageFormatError("a text field is not a string")
     return value
+
+
+def compact_input(args: JsonObject, limit: int = 120) -> str:
+    """`a: 2, query: "x"`: every argument of a call whose meaning coda does not know (an MCP
+    tool's), as the person sees it in the call line and the permission question."""
+    parts = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in args.items()]
+    text = ", ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -171,7 +171,9 @@ def test_call_argument_names_the_main_argument() -> None:
         "TODO in src"
     )
     assert call_argument(ToolUseBlock("1", "TodoWrite", {"todos": [{}, {}]}), cwd) == "2 items"
-    assert call_argument(ToolUseBlock("1", "mcp__x__y", {"q": "hi"}), cwd) == "hi"
+    assert (
+        call_argument(ToolUseBlock("1", "mcp__x__y", {"q": "hi", "n": 2}), cwd) == 'q: "hi", n: 2'
+    )
 
 
 def test_control_sequences_from_the_model_never_reach_the_terminal() -> None:
@@ -190,3 +192,13 @@ def test_control_sequences_from_the_model_never_reach_the_terminal() -> None:
     assert "\x1b" not in shown and "\x07" not in shown and "\x9b" not in shown
     assert "clear [2J]0;owned title1m and bell." in shown
     assert view.last_thinking == "[31mred thought"
+
+
+def test_mcp_calls_name_their_server_and_show_every_argument() -> None:
+    view, out = make_view()
+    view.begin_turn()
+    view.message(
+        AssistantMessage([ToolUseBlock("t", "mcp__everything__get-sum", {"a": 2, "b": 3})])
+    )
+    view.end_turn()
+    assert "everything" in out.getvalue() and "get-sum (MCP)(a: 2, b: 3)" in out.getvalue()

@@ -229,7 +229,12 @@ def cap_blocks(
 
 
 def _summary(blocks: list[TextBlock | ImageBlock], server: str) -> str:
-    chars = sum(len(b.text) for b in blocks if isinstance(b, TextBlock))
+    """The result's first line, as the person sees it under the call."""
+    lines = [ln for b in blocks if isinstance(b, TextBlock) for ln in b.text.splitlines()]
+    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    if len(first) > 100:
+        first = first[:99] + "…"
     images = sum(1 for b in blocks if isinstance(b, ImageBlock))
-    parts = [f"{chars:,} characters"] + ([f"{images} image(s)"] if images else [])
-    return f"{server}: " + ", ".join(parts)
+    extra = [f"{len(lines)} lines"] if len(lines) > 1 else []
+    extra += [f"{images} image" + ("s" if images > 1 else "")] if images else []
+    return (first or f"{server} answered") + (f" ({', '.join(extra)})" if extra else "")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from coda.messages import ToolUseBlock
+from coda.messages import ToolUseBlock, compact_input
 from coda.permissions.base import Decision, Mode, PermissionRequest, Prompter
 from coda.permissions.paths import Workspace, is_protected, resolve
 from coda.permissions.rules import (
@@ -420,7 +420,7 @@ def input_summary(call: ToolUseBlock, limit: int = 200) -> str:
         value = args.get(key)
         if isinstance(value, str) and value:
             return value if len(value) <= limit else value[: limit - 1] + "…"
-    return ", ".join(sorted(args))[:limit]
+    return compact_input(args, limit)
 
 
 def input_detail(call: ToolUseBlock) -> str:

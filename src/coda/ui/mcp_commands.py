@@ -177,4 +177,7 @@ async def attach_mcp(repl: Repl, attached: Attached) -> None:
     attached.files += resources.attached
     attached.problems += resources.problems
     for event in manager.events():
-        repl.screen.text(f"  {repl.glyphs.dot} {event}", "dim")
+        # List changes are routine (many servers send one right after starting): /mcp
+        # shows them; crashes and restarts are said here.
+        if "list changed" not in event:
+            repl.screen.text(f"  {repl.glyphs.dot} {event}", "dim")

@@ -15,6 +15,7 @@ from coda.messages import (
     ThinkingBlock,
     ToolResultBlock,
     ToolUseBlock,
+    compact_input,
 )
 from coda.providers.base import (
     BlockStart,
@@ -270,7 +271,11 @@ class TerminalView:
         return fit(line, self.screen.width - 1, self.glyphs.ellipsis)
 
     def _call_line(self, call: ToolUseBlock) -> str:
-        return f"{self.glyphs.tool} {call.name}({safe(call_argument(call, self.cwd))})"
+        name = call.name
+        if name.startswith("mcp__") and "__" in name[5:]:
+            server, _, tool = name[5:].partition("__")
+            name = f"{server} {self.glyphs.dot} {tool} (MCP)"
+        return f"{self.glyphs.tool} {name}({safe(call_argument(call, self.cwd))})"
 
     def _show_result(
         self, call: ToolUseBlock, result: ToolResultBlock, output: ToolOutput | None
@@ -382,6 +387,8 @@ def call_argument(call: ToolUseBlock, cwd: Path) -> str:
     if call.name == "TodoWrite":
         todos = args.get("todos")
         return f"{len(todos)} items" if isinstance(todos, list) else ""
+    if call.name.startswith("mcp__"):
+        return compact_input(args)
     key = _MAIN_ARG.get(call.name)
     value = args.get(key) if key else None
     if not isinstance(value, str):
