@@ -280,11 +280,15 @@ def test_no_servers_means_no_sdk_import(model_server: ModelServer, repo: Path, h
 
 def test_mcp_list_checks_health(repo: Path, home: Path, model_server: ModelServer) -> None:
     env = anthropic_env(model_server, home)
-    for args in (
-        ["add", "ev", "--", "node", str(everything_bin()), "stdio"],
-        ["add", "gone", "--", "/nonexistent/server"],
-    ):
-        assert run_coda(["mcp", *args], cwd=repo, env=env).code == 0
+    added = run_coda(
+        ["mcp", "add", "ev", "--", "node", str(everything_bin()), "stdio"], cwd=repo, env=env
+    )
+    assert added.code == 0 and "Checking ev… connected (" in added.stdout, added.stdout
+    # Checked once on adding: its tool list is remembered for the first run.
+    assert list((home / "data" / "mcp-cache").glob("ev-*.json"))
+    gone = run_coda(["mcp", "add", "gone", "--", "/nonexistent/server"], cwd=repo, env=env)
+    assert gone.code == 0 and "failed: its command was not found" in gone.stdout
+    assert "saved all the same" in gone.stdout
     listed = run_coda(["mcp", "list"], cwd=repo, env=env)
     assert listed.code == 0, listed.stderr
     lines = {line.split(":")[0]: line for line in listed.stdout.splitlines() if ": " in line}

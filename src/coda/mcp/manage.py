@@ -190,6 +190,7 @@ def _adding_commands(
     add.add_argument(
         "-H", "--header", action="append", default=[], metavar="'KEY: VALUE'", help="http header"
     )
+    add.add_argument("--no-check", action="store_true", help=_NO_CHECK_HELP)
     add.add_argument("name", metavar="NAME")
     add.add_argument("target", metavar="COMMAND_OR_URL")
     add.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -197,12 +198,15 @@ def _adding_commands(
 
     add_json = sub.add_parser("add-json", help="add a server from its JSON entry", **streams)
     add_json.add_argument("-s", "--scope", choices=SCOPES, default="local", help=scope_help)
+    add_json.add_argument("--no-check", action="store_true", help=_NO_CHECK_HELP)
     add_json.add_argument("name", metavar="NAME")
     add_json.add_argument("json", metavar="JSON", help='e.g. \'{"command": "npx", "args": []}\'')
     add_json.set_defaults(run=_add_json)
 
 
 # --- add -----------------------------------------------------------------------------
+
+_NO_CHECK_HELP = "do not start the server once to check it (and remember its tools)"
 
 
 def _add(args: argparse.Namespace, ctx: _Context) -> int:
@@ -231,7 +235,7 @@ def _add(args: argparse.Namespace, ctx: _Context) -> int:
             entry["headers"] = dict(
                 _pair(h, ":", "-H/--header", "'KEY: VALUE'") for h in args.header
             )
-    return _write(ctx, args.scope, args.name, entry)
+    return _write(ctx, args.scope, args.name, entry, check=not args.no_check)
 
 
 def _add_json(args: argparse.Namespace, ctx: _Context) -> int:
@@ -247,10 +251,10 @@ def _add_json(args: argparse.Namespace, ctx: _Context) -> int:
             f'give the entry of {args.name} alone, such as {{"command": "npx", "args": []}}, '
             'not a whole {"mcpServers": …} file'
         )
-    return _write(ctx, args.scope, args.name, entry)
+    return _write(ctx, args.scope, args.name, entry, check=not args.no_check)
 
 
-def _write(ctx: _Context, scope: Scope, name: str, entry: Any) -> int:
+def _write(ctx: _Context, scope: Scope, name: str, entry: Any, *, check: bool) -> int:
     if not isinstance(entry, dict):
         raise _Failed(f'the entry of {name} must be a JSON object such as {{"command": "npx"}}')
     path = add_server(ctx.cwd, ctx.env, scope, name, entry)
@@ -260,7 +264,24 @@ def _write(ctx: _Context, scope: Scope, name: str, entry: Any) -> int:
             "Project servers start only once approved in each checkout: "
             f"run `coda mcp approve {name}`, or answer coda's question at the next start.\n"
         )
+    if check:
+        _check_added(ctx, name)
     return EXIT_OK
+
+
+def _check_added(ctx: _Context, name: str) -> None:
+    """Start the new server once: the person learns now whether it works, and its tool list
+    is remembered, so coda's first request need not wait for it."""
+    servers, _ = _effective(ctx)
+    server = next((s for s in servers if s.name == name), None)
+    if ctx.check is None or server is None or server.error is not None:
+        return
+    ctx.out.write(f"Checking {name}… ")
+    ctx.out.flush()
+    status = dict(ctx.check([server], ctx.env, ctx.cwd)).get(name, "no answer")
+    ctx.out.write(f"{status}\n")
+    if not status.startswith("connected"):
+        ctx.out.write("It is saved all the same; fix it and check again with `coda mcp list`.\n")
 
 
 def _looks_like_url(text: str) -> bool:
