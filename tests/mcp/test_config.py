@@ -14,15 +14,13 @@ from coda.mcp.config import (
     McpLimits,
     ServerConfig,
     add_server,
-    approval,
     configured_servers,
     has_servers,
     limits,
     load_servers,
     remove_server,
-    reset_approvals,
-    set_approval,
 )
+from coda.mcp.store import approval, reset_approvals, set_approval
 
 
 @pytest.fixture

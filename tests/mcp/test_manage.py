@@ -14,8 +14,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from coda.mcp.config import ServerConfig, approval, load_servers, set_approval
+from coda.mcp.config import ServerConfig, load_servers
 from coda.mcp.manage import Check, main
+from coda.mcp.store import approval, set_approval
 from tests.helpers import clean_env, run_coda
 from tests.mcp.conftest import free_port, wait_for_port
 

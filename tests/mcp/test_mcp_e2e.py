@@ -273,7 +273,9 @@ def test_no_servers_means_no_sdk_import(model_server: ModelServer, repo: Path, h
     names = imported(["-p", "hi"], env, repo)
     assert "coda.headless" in names
     assert not [n for n in names if n.split(".")[0] in ("mcp", "mcp_types")]
-    assert not [n for n in names if n.startswith("coda.mcp.") and n != "coda.mcp.config"]
+    # Only the config lookup: nothing of the client, the manager or the tools.
+    light = {"coda.mcp.config", "coda.mcp.store"}
+    assert not [n for n in names if n.startswith("coda.mcp.") and n not in light]
     names = imported(["-p", "hi", "--mcp-config", config(faulty=faulty_entry())], env, repo)
     assert "mcp.client.stdio" in names
 

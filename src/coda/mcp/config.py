@@ -1,4 +1,4 @@
-"""MCP server configuration: the `.mcp.json` schema, scopes, `${VAR}` expansion, approvals.
+"""MCP server configuration: the `.mcp.json` schema, scopes, `${VAR}` expansion, limits.
 
 Where servers come from, highest precedence first (one server per name survives):
 
@@ -7,7 +7,7 @@ Where servers come from, highest precedence first (one server per name survives)
 - project  `<cwd>/.mcp.json`: shared through the repository, so each server needs approval
 - user     `<config_dir>/mcp.json` top-level `mcpServers`: yours, in every project
 
-Approvals of project servers live in the same user file, per project, under
+Approvals of project servers live in the same user file, per project (see store.py), under
 `approvedServers` and `rejectedServers`.
 
 `${VAR}` and `${VAR:-default}` expand in command, args, env values, url and header values,
@@ -21,12 +21,20 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from coda.config import SettingsError, config_dir, write_atomically
+from coda.config import SettingsError
+from coda.mcp.store import (
+    parse_json,
+    project_entry,
+    project_key,
+    read_json,
+    update_json,
+    user_file,
+)
 
 Transport = Literal["stdio", "http", "sse"]
 Scope = Literal["local", "project", "user", "cli"]
@@ -34,7 +42,6 @@ Scope = Literal["local", "project", "user", "cli"]
 # The scopes `coda mcp add` can write, highest precedence first.
 SCOPES: tuple[Scope, ...] = ("local", "project", "user")
 PROJECT_FILE = ".mcp.json"
-USER_FILE = "mcp.json"
 
 _TRANSPORTS: dict[str, Transport] = {
     "stdio": "stdio",
@@ -145,22 +152,22 @@ def scope_file(cwd: Path, env: Mapping[str, str], scope: Scope) -> Path:
         return Path(cwd) / PROJECT_FILE
     if scope == "cli":
         raise ValueError("servers given with --mcp-config are not stored in a file coda owns")
-    return config_dir(env) / USER_FILE
+    return user_file(env)
 
 
 def _scope_entries(path: Path, cwd: Path, scope: Scope) -> dict[str, Any]:
-    data = _read_json(path)
+    data = read_json(path)
     if data is None:
         return {}
     where = "mcpServers"
     if scope == "local":
         try:
-            project = _project(data, cwd)
+            project = project_entry(data, cwd)
         except SettingsError as exc:
             raise SettingsError(f"{path}: {exc}") from None
         if project is None:
             return {}
-        data, where = project, f'projects["{_project_key(cwd)}"].mcpServers'
+        data, where = project, f'projects["{project_key(cwd)}"].mcpServers'
     servers = data.get("mcpServers")
     if servers is None:
         return {}
@@ -181,7 +188,7 @@ def _cli_servers(value: str, cwd: Path, env: Mapping[str, str]) -> list[ServerCo
             raise SettingsError(f"--mcp-config {value}: no such file ({source})") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"--mcp-config {value}: cannot read {source}: {exc}") from exc
-    data = _parse_json(text, label)
+    data = parse_json(text, label)
     servers = data.get("mcpServers")
     if not isinstance(servers, dict):
         raise SettingsError(
@@ -375,7 +382,7 @@ def add_server(
             )
         servers[name] = dict(entry)
 
-    _update(path, add, private=scope != "project")
+    update_json(path, add, private=scope != "project")
     return path
 
 
@@ -392,7 +399,7 @@ def remove_server(
         def drop(data: dict[str, Any], each: Scope = each, path: Path = path) -> None:
             del _servers_for_writing(data, cwd, each, path)[name]
 
-        _update(path, drop, private=each != "project")
+        update_json(path, drop, private=each != "project")
         written.append(path)
     return written
 
@@ -400,65 +407,12 @@ def remove_server(
 def _servers_for_writing(
     data: dict[str, Any], cwd: Path, scope: Scope, path: Path
 ) -> dict[str, Any]:
-    holder = _project(data, cwd, create=True) if scope == "local" else data
+    holder = project_entry(data, cwd, create=True) if scope == "local" else data
     assert holder is not None
     servers = holder.setdefault("mcpServers", {})
     if not isinstance(servers, dict):
         raise SettingsError(f"{path}: mcpServers must be an object; fix it by hand first")
     return servers
-
-
-# --- approvals of project servers ----------------------------------------------------
-
-
-def approval(cwd: Path, env: Mapping[str, str], name: str) -> bool | None:
-    """True if the project server was approved here, False if rejected, None if never asked."""
-    try:
-        project = _project(_read_json(_user_file(env)) or {}, cwd)
-    except SettingsError:
-        return None
-    if project is None:
-        return None
-    if name in _names(project, "rejectedServers"):
-        return False
-    if name in _names(project, "approvedServers"):
-        return True
-    return None
-
-
-def set_approval(cwd: Path, env: Mapping[str, str], names: Iterable[str], approved: bool) -> None:
-    chosen = list(names)
-    keep, other = "approvedServers", "rejectedServers"
-    if not approved:
-        keep, other = other, keep
-
-    def decide(data: dict[str, Any]) -> None:
-        project = _project(data, cwd, create=True)
-        assert project is not None
-        project[keep] = list(dict.fromkeys([*_names(project, keep), *chosen]))
-        project[other] = [n for n in _names(project, other) if n not in chosen]
-
-    _update(_user_file(env), decide, private=True)
-
-
-def reset_approvals(cwd: Path, env: Mapping[str, str]) -> None:
-    """Forget every yes and no given to this project's `.mcp.json` servers."""
-    path = _user_file(env)
-    if not path.exists():
-        return
-
-    def forget(data: dict[str, Any]) -> None:
-        project = _project(data, cwd)
-        if project is not None:
-            project.pop("approvedServers", None)
-            project.pop("rejectedServers", None)
-
-    _update(path, forget, private=True)
-
-
-def _names(project: Mapping[str, Any], key: str) -> list[str]:
-    value = project.get(key)
-    return [n for n in value if isinstance(n, str)] if isinstance(value, list) else []
 
 
 # --- limits --------------------------------------------------------------------------
@@ -488,77 +442,3 @@ def _positive(env: Mapping[str, str], var: str, default: int, unit: str) -> floa
             f"{default}, or unset it for the default ({default})"
         )
     return value
-
-
-# --- files ---------------------------------------------------------------------------
-
-
-def _user_file(env: Mapping[str, str]) -> Path:
-    return config_dir(env) / USER_FILE
-
-
-def _project_key(cwd: Path) -> str:
-    return str(Path(cwd).resolve())
-
-
-def _project(data: dict[str, Any], cwd: Path, *, create: bool = False) -> dict[str, Any] | None:
-    projects = data.get("projects")
-    if projects is None and create:
-        projects = data["projects"] = {}
-    if projects is None:
-        return None
-    if not isinstance(projects, dict):
-        raise SettingsError('"projects" must be an object of projects by directory')
-    key = _project_key(cwd)
-    project = projects.get(key)
-    if project is None and create:
-        project = projects[key] = {}
-    if project is not None and not isinstance(project, dict):
-        raise SettingsError(f'projects["{key}"] must be an object')
-    return project
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """The file's JSON object, None if there is no file; SettingsError naming the file."""
-    try:
-        text = path.read_text("utf-8-sig")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: cannot read it: {exc}") from exc
-    if not text.strip():
-        return {}
-    return _parse_json(text, str(path))
-
-
-def _parse_json(text: str, label: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"{label}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise SettingsError(f"{label}: must be a JSON object")
-    return data
-
-
-_T = TypeVar("_T")
-
-
-def _update(path: Path, change: Callable[[dict[str, Any]], _T], *, private: bool) -> _T:
-    """Read, change and atomically replace a JSON file, keeping keys coda does not know.
-
-    A file that cannot be read is not rewritten: the person's other settings are in it.
-    """
-    try:
-        data = _read_json(path) or {}
-    except SettingsError as exc:
-        raise SettingsError(f"{exc}; fix or remove the file, coda will not rewrite it") from exc
-    try:
-        result = change(data)
-    except SettingsError as exc:
-        message = str(exc)
-        raise SettingsError(message if str(path) in message else f"{path}: {message}") from None
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    # A project file is meant to be shared (0644); the user's may hold API keys (0600).
-    write_atomically(path, text, new_mode=None if private else 0o644)
-    return result

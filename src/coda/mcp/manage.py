@@ -19,14 +19,12 @@ from coda.mcp.config import (
     ServerConfig,
     Transport,
     add_server,
-    approval,
     configured_servers,
     remove_server,
-    reset_approvals,
     scope_file,
-    set_approval,
     transport_of,
 )
+from coda.mcp.store import approval, reset_approvals, set_approval
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite

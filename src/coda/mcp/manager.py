@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from coda.mcp.client import Connection, PromptInfo, ResourceInfo
-from coda.mcp.config import McpLimits, ServerConfig, approval, set_approval
+from coda.mcp.config import McpLimits, ServerConfig
+from coda.mcp.store import approval, set_approval
 from coda.mcp.tools import McpTool
 
 
