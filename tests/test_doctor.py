@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import socket
 import threading
@@ -174,3 +175,25 @@ def test_settings_files_and_directory_overrides(base_env: dict[str, str], tmp_pa
 def test_output_is_plain_text(base_env: dict[str, str], tmp_path: Path) -> None:
     _, text = _run(base_env | {"NO_COLOR": "1"}, tmp_path)
     assert "\x1b[" not in text
+
+
+def test_mcp_servers_are_listed_without_starting_them(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    _, text = _run(base_env, tmp_path)
+    assert "none configured" in text
+    marker = tmp_path / "started"
+    (tmp_path / ".mcp.json").write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "probe": {"command": "sh", "args": ["-c", f"touch {marker}"]},
+                    "needs": {"command": "x", "env": {"K": "${DOCTOR_MISSING_VAR}"}},
+                }
+            }
+        )
+    )
+    _, text = _run(base_env, tmp_path)
+    assert "probe (project, stdio): sh -c" in text
+    assert "needs (project)" in text and "DOCTOR_MISSING_VAR" in text
+    assert not marker.exists()

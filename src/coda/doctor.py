@@ -75,6 +75,9 @@ def run_doctor(
     _section(out, "Paths")
     _check_paths(env, out, cwd or Path.cwd())
 
+    _section(out, "MCP servers")
+    _check_mcp(env, out, cwd or Path.cwd())
+
     out.write("\n")
     if problems:
         out.write(f"{_BAD} coda cannot work yet. Fix: " + "; ".join(problems) + ".\n")
@@ -280,6 +283,31 @@ def _dirs(env: Mapping[str, str]) -> tuple[Path, Path]:
 
 
 # ---------------------------------------------------------------- output
+
+
+def _check_mcp(env: Mapping[str, str], out: TextIO, cwd: Path) -> None:
+    """What is configured, without starting anything (`coda mcp list` checks them live).
+    A broken server never stops coda, so nothing here is a problem for the verdict."""
+    from coda.config import SettingsError
+    from coda.mcp.config import load_servers
+
+    try:
+        found = load_servers(cwd, env)
+    except SettingsError as exc:
+        _line(out, _BAD, str(exc))
+        return
+    for warning in found.warnings:
+        _line(out, _BAD, warning)
+    if not found.servers:
+        _line(out, _SKIP, "none configured (`coda mcp add`, or an .mcp.json in the project)")
+        return
+    for cfg in found.servers:
+        target = cfg.url or " ".join([cfg.command, *cfg.args])
+        if cfg.error is not None:
+            _line(out, _BAD, f"{cfg.name} ({cfg.scope}): {cfg.error}")
+        else:
+            _line(out, _OK, f"{cfg.name} ({cfg.scope}, {cfg.transport}): {target}")
+    _line(out, _SKIP, "not started here: `coda mcp list` starts each one to check it")
 
 
 def _section(out: TextIO, title: str) -> None:
