@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.fakes.model_server import ModelServer
@@ -49,6 +50,19 @@ def test_prompt_command_and_resource_mention(
     servers = {"everything": {"command": "node", "args": [str(everything_bin()), "stdio"]}}
     model_server.enqueue(Reply("prompted"), Reply("resource read"))
     term = start_coda("--mcp-config", json.dumps({"mcpServers": servers}))
+    # The servers' prompts and resources complete as the person types.
+    # Completion runs on each key: keep typing the last letter until the server is up.
+    term.type("/mcp__everything__a")
+    deadline = time.monotonic() + 20
+    while "A prompt with two arguments" not in term.screen():
+        assert time.monotonic() < deadline, term.screen()
+        term.type("r")
+        time.sleep(0.3)
+        term.send("BSpace")
+    term.send("C-u")
+    term.type("@everything:demo://resource/static/document/fea")
+    term.wait_for("features.md", timeout=10)
+    term.send("C-u")
     term.submit("/mcp__everything__args-prompt Lisbon")
     term.wait_for("prompted", timeout=30)
     term.wait_ready()

@@ -50,3 +50,30 @@ async def test_attached_files_read_like_the_read_tool(tmp_path: Path) -> None:
 async def test_no_mentions_leave_the_prompt_alone(tmp_path: Path) -> None:
     attached = await attach_mentions("just words", ToolContext(cwd=tmp_path))
     assert attached.prompt == "just words" and attached.files == []
+
+
+def test_completion_offers_mcp_prompts_and_resources(tmp_path: Path) -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from coda.ui.mentions import make_completer
+
+    (tmp_path / "everywhere.txt").write_text("x")
+    offered = (
+        [("/mcp__everything__args-prompt", "A prompt with arguments")],
+        [("@everything:demo://resource/static/document/features.md", "features.md")],
+    )
+    completer = make_completer([("/mcp", "MCP servers")], tmp_path, lambda: offered)
+
+    def complete(text: str) -> list[str]:
+        found = completer.get_completions(Document(text), CompleteEvent())  # type: ignore[attr-defined]
+        return [c.text for c in found]
+
+    assert complete("/mcp") == ["/mcp", "/mcp__everything__args-prompt"]
+    assert complete("/mcp__e") == ["/mcp__everything__args-prompt"]
+    # A resource and a file both start with "@ev": both are offered.
+    assert complete("read @ev") == [
+        "@everything:demo://resource/static/document/features.md",
+        "@everywhere.txt",
+    ]
+    assert complete("read @everything:demo://resource/static/document/f")[0].endswith("features.md")

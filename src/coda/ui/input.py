@@ -58,6 +58,7 @@ class InputPrompt:
         from prompt_toolkit.styles import Style
 
         from coda.ui.commands import command_menu
+        from coda.ui.mcp_commands import mcp_offers
         from coda.ui.mentions import make_completer
 
         repl = self._repl
@@ -79,7 +80,9 @@ class InputPrompt:
             multiline=True,
             prompt_continuation=lambda width, _line, _wrap: " " * width,
             history=history,
-            completer=make_completer(command_menu(), repl.cwd),  # type: ignore[arg-type]
+            completer=make_completer(  # type: ignore[arg-type]
+                command_menu(), repl.cwd, lambda: mcp_offers(repl)
+            ),
             complete_while_typing=True,
             key_bindings=self._bindings(),
             bottom_toolbar=self._toolbar,

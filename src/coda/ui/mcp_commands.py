@@ -181,3 +181,15 @@ async def attach_mcp(repl: Repl, attached: Attached) -> None:
         # shows them; crashes and restarts are said here.
         if "list changed" not in event:
             repl.screen.text(f"  {repl.glyphs.dot} {event}", "dim")
+
+
+def mcp_offers(repl: Repl) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """For completion: the servers' prompts as commands, and their resources as mentions."""
+    manager = repl.wired.mcp if repl.has_session else None
+    if manager is None:
+        return [], []
+    from coda.mcp.prompts import prompt_command
+
+    prompts = [(prompt_command(p), p.description) for p in manager.prompts()]
+    resources = [(f"@{r.server}:{r.uri}", r.name or r.description) for r in manager.resources()]
+    return prompts, resources

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,8 +104,15 @@ def path_completions(word: str, cwd: Path, limit: int = MAX_COMPLETIONS) -> list
     return out
 
 
-def make_completer(commands: Sequence[tuple[str, str]], cwd: Path) -> object:
-    """A prompt_toolkit completer for /commands (at the start) and @paths (anywhere)."""
+# What MCP servers add while the session runs: (/command, help) and (@server:uri, about).
+Offered = Callable[[], tuple[list[tuple[str, str]], list[tuple[str, str]]]]
+
+
+def make_completer(
+    commands: Sequence[tuple[str, str]], cwd: Path, offered: Offered | None = None
+) -> object:
+    """A prompt_toolkit completer for /commands (at the start) and @paths (anywhere), with
+    the MCP servers' prompt commands and `@server:uri` resources when there are any."""
     from prompt_toolkit.completion import Completer, Completion
 
     class _Completer(Completer):
@@ -113,14 +120,18 @@ def make_completer(commands: Sequence[tuple[str, str]], cwd: Path) -> object:
             self, document: Document, complete_event: CompleteEvent
         ) -> Iterable[Completion]:
             before = document.text_before_cursor
+            prompts, resources = offered() if offered is not None else ([], [])
             if before.startswith("/") and " " not in before:
-                for name, help_text in commands:
+                for name, help_text in [*commands, *prompts]:
                     if name.startswith(before):
                         yield Completion(name, -len(before), display_meta=help_text)
                 return
             word = document.get_word_before_cursor(WORD=True)
             if not word.startswith("@"):
                 return
+            for mention, about in resources:
+                if mention.startswith(word) and word != "@":
+                    yield Completion(mention, -len(word), display_meta=about)
             for completed, is_dir in path_completions(word[1:], cwd):
                 shown = completed.rstrip("/").rpartition("/")[2] + ("/" if is_dir else "")
                 yield Completion("@" + completed, -len(word), display=shown)

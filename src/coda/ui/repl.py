@@ -106,6 +106,11 @@ class Repl:
         )
 
     @property
+    def has_session(self) -> bool:
+        """Whether the session is built (it is built in a thread while the prompt is up)."""
+        return self._wired is not None
+
+    @property
     def wired(self) -> Wired:
         if self._wired is None:
             raise RuntimeError("the session is not built yet: await ready() first")
