@@ -120,3 +120,32 @@ async def test_mcp_reconnect_in_the_terminal(tmp_path: Path) -> None:
         assert "mcp__faulty__echo" in repl.wired.registry.names()
     finally:
         await repl.close()
+
+
+def test_esc_interrupts_a_stalled_mcp_call_and_the_server_stays(
+    start_coda: StartCoda, model_server: ModelServer
+) -> None:
+    from tests.fakes.script import ToolUse
+
+    cmd, args = faulty_command()
+    servers = {"faulty": {"command": cmd, "args": args}}
+    model_server.enqueue(
+        Reply([ToolUse("mcp__faulty__stall", {"seconds": 60})]),
+        Reply([ToolUse("mcp__faulty__echo", {"text": "after"})]),
+        Reply("still fine"),
+    )
+    term = start_coda(
+        "--mcp-config", json.dumps({"mcpServers": servers}), "--allowedTools", "mcp__faulty"
+    )
+    term.submit("stall please")
+    term.wait_for("stall (MCP)(seconds: 60)", timeout=30)
+    time.sleep(0.5)
+    term.send("Escape")
+    term.wait_for("Interrupted", timeout=5)
+    term.wait_ready()
+    term.submit("again")
+    term.wait_for("still fine", timeout=20)
+    assert "echo: after" in term.screen()
+    # The interrupted call was answered in the transcript, so the next request is valid.
+    sent = json.dumps(model_server.requests[1].body["messages"][-1])
+    assert "Interrupted" in sent
