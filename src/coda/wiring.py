@@ -195,7 +195,6 @@ def _mcp(
         cwd=cwd,
         env=env,
         limits=limits(env),
-        interactive=not headless,
         settings_decide=settings.mcp_approval.decide,
     )
     manager.preload()  # the SDK imports in a thread while the rest of the session is built

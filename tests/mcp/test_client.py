@@ -44,7 +44,7 @@ def remote(name: str, transport: str, url: str) -> ServerConfig:
 
 def manager(tmp_path: Path, *servers: ServerConfig, limits: McpLimits = LIMITS) -> McpManager:
     env = {"CODA_CONFIG_DIR": str(tmp_path / "config"), "CODA_DATA_DIR": str(tmp_path / "data")}
-    return McpManager(list(servers), cwd=tmp_path, env=env, limits=limits, interactive=False)
+    return McpManager(list(servers), cwd=tmp_path, env=env, limits=limits)
 
 
 def text(output: ToolOutput) -> str:

@@ -66,7 +66,6 @@ class Connection:
         env: Mapping[str, str],
         limits: McpLimits,
         on_change: Callable[[Connection], None],
-        interactive: bool,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -74,7 +73,6 @@ class Connection:
         self._env = env
         self._limits = limits
         self._on_change = on_change
-        self._interactive = interactive
         self.status: Status = "pending"
         self.error = ""
         self.listing = Listing()
@@ -262,7 +260,9 @@ class Connection:
             return stdio_client(params, errlog=errlog)
         from coda.mcp.oauth import http_auth
 
-        auth = http_auth(cfg, self._env, interactive=self._interactive)
+        # Never a browser while servers start (the startup timeout would cut it short): a
+        # server that needs a login says so, and `/mcp login` or `coda mcp login` does it.
+        auth = http_auth(cfg, self._env, interactive=False)
         if cfg.transport == "sse":
             from mcp.client.sse import sse_client
 

@@ -52,7 +52,6 @@ class McpManager:
         cwd: Path,
         env: Mapping[str, str],
         limits: McpLimits,
-        interactive: bool,
         settings_decide: Callable[[str], bool | None] | None = None,
     ) -> None:
         self._cwd = cwd
@@ -60,7 +59,6 @@ class McpManager:
         self._settings_decide = settings_decide
         self._env = env
         self.limits = limits
-        self._interactive = interactive
         self.configs = {s.name: s for s in servers}
         self.connections: dict[str, Connection] = {}
         # Called (in the loop) whenever the tools on offer change.
@@ -141,7 +139,6 @@ class McpManager:
                 env=self._env,
                 limits=self.limits,
                 on_change=self._changed,
-                interactive=self._interactive,
             )
             self.connections[cfg.name] = conn
         return conn
@@ -290,7 +287,7 @@ def probe(servers: list[ServerConfig], env: Mapping[str, str], cwd: Path) -> dic
     from coda.mcp.config import limits
 
     async def run() -> dict[str, str]:
-        manager = McpManager(servers, cwd=cwd, env=env, limits=limits(env), interactive=False)
+        manager = McpManager(servers, cwd=cwd, env=env, limits=limits(env))
         manager.launch_all()  # approval is the caller's business: every server here is probed
         try:
             await manager.wait_ready()
