@@ -79,8 +79,8 @@ def run_headless(
     for note in session.notices:
         writer.notice(note)
     if wired.mcp is not None:
-        for event in wired.mcp.events():
-            writer.notice(event)
+        for event in wired.mcp.events("crash", "error"):
+            writer.notice(event.text)
     summary = RunSummary(
         subtype=result.subtype,
         result=result.text if result.subtype == "success" else (result.error or result.text),

@@ -75,7 +75,7 @@ async def test_everything_over_stdio(tmp_path: Path) -> None:
         # The reference server registers some tools after the handshake and says so with
         # notifications/tools/list_changed: the list is fetched again.
         conn = mgr.connections["everything"]
-        await _until(lambda: any("tools list changed" in e for e in conn.events))
+        await _until(lambda: any("tools list changed" in e.text for e in conn.events))
         echo = tool(mgr, "mcp__everything__echo")
         assert echo.input_schema["properties"]["message"]["type"] == "string"
         assert "$schema" not in echo.input_schema
@@ -96,7 +96,7 @@ async def test_everything_over_stdio(tmp_path: Path) -> None:
             mgr, "mcp__everything__trigger-long-running-operation", {"duration": 1, "steps": 3}
         )
         assert not out.is_error and time.monotonic() - started >= 0.9
-        progress = [e for e in mgr.connections["everything"].events if "progress" in e]
+        progress = [e for e in mgr.connections["everything"].events if e.kind == "progress"]
         assert len(progress) >= 2, mgr.connections["everything"].events
         # coda advertises sampling only to refuse it, clearly, with the call still answered.
         out = await call(
@@ -212,7 +212,7 @@ async def test_crash_is_reported_and_restarted_once(tmp_path: Path) -> None:
         assert mgr.connections["faulty"].status == "connected"
         assert second_pid != first_pid
         assert len(marker.read_text().split()) == 2
-        assert any("crashed" in e for e in mgr.events())
+        assert any(e.kind == "crash" and "crashed" in e.text for e in mgr.events())
         # A second crash: no second restart.
         out = await call(mgr, "mcp__faulty__crash")
         assert "will not be restarted again" in text(out)

@@ -326,3 +326,21 @@ def _find_login_required(exc: BaseException) -> LoginRequired:
             with contextlib.suppress(AssertionError):
                 return _find_login_required(inner)
     raise AssertionError(f"no LoginRequired in {exc!r}")
+
+
+async def test_a_server_that_needs_a_login_shows_as_needs_auth(
+    servers: dict[str, str], env: dict[str, str], tmp_path: Path
+) -> None:
+    from coda.mcp.config import McpLimits
+    from coda.mcp.manager import McpManager
+
+    cfg = server_cfg(servers["long"], name="locked")
+    limits = McpLimits(startup_s=10, call_s=10, max_output_tokens=1_000)
+    manager = McpManager([cfg], cwd=tmp_path, env=env, limits=limits)
+    try:
+        await manager.wait_ready()
+        (status,) = manager.statuses()
+        assert status.status == "needs-auth", status
+        assert "coda mcp login locked" in status.detail
+    finally:
+        await manager.aclose()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from coda.mcp.config import McpLimits, ServerConfig
+from coda.mcp.errors import find_error, innermost
 from coda.mcp.tools import McpTool, clean_schema, convert_result, describe, tool_name
 from coda.messages import JsonObject
 from coda.tools.base import ToolOutput
@@ -25,6 +26,9 @@ from coda.tools.base import ToolOutput
 log = logging.getLogger(__name__)
 
 Status = Literal["pending", "connecting", "connected", "failed", "needs-auth", "stopped"]
+_UNSETTLED: tuple[Status, ...] = ("pending", "connecting")
+EventKind = Literal["progress", "list", "crash", "error"]
+MAX_EVENTS = 100
 STDERR_TAIL = 2_000
 SAMPLING_REFUSAL = (
     "coda does not let MCP servers use its model (sampling is refused): the person's model "
@@ -47,6 +51,15 @@ class ResourceInfo:
     name: str
     description: str
     mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEvent:
+    """Something a server did that the person may want to know (progress is for tests and
+    logs; /mcp shows list changes; a turn shows crashes and errors)."""
+
+    kind: EventKind
+    text: str
 
 
 @dataclass(slots=True)
@@ -73,15 +86,17 @@ class Connection:
         self._env = env
         self._limits = limits
         self._on_change = on_change
-        self.status: Status = "pending"
+        # Set while the server is up or has failed; clear while it starts or restarts. The
+        # status setter keeps it in step, so a waiter never polls.
+        self._settled = asyncio.Event()
+        self._status: Status = "pending"
         self.error = ""
         self.listing = Listing()
         self.server_version = ""
         self.restarts = 0
-        self.events: list[str] = []  # crashes, restarts, refreshes: what /mcp reports
+        self.events: list[ServerEvent] = []
         self._client: Any = None
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._lifetime_over = asyncio.Event()
         self._stderr_path: Path | None = None
@@ -96,11 +111,27 @@ class Connection:
             self.listing.tools = [self._tool(raw) for raw in self._cached]
 
     @property
+    def status(self) -> Status:
+        return self._status
+
+    @status.setter
+    def status(self, value: Status) -> None:
+        self._status = value
+        if value in _UNSETTLED:
+            self._settled.clear()
+        else:
+            self._settled.set()
+
+    @property
     def cached(self) -> bool:
         """Whether the tools on offer come from the last run's list (not yet confirmed)."""
         return self._cached is not None and self.status in ("pending", "connecting")
 
     # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._task is not None
 
     def start(self, *, spent: float = 0.0) -> None:
         """`spent`: seconds of the startup budget already used (importing the SDK), so
@@ -110,11 +141,12 @@ class Connection:
             self._task = asyncio.create_task(self._run(), name=f"mcp:{self.name}")
 
     async def wait_ready(self) -> None:
-        await self._ready.wait()
+        """Until the server is up or has failed (a restart counts as starting)."""
+        await self._settled.wait()
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        return self._settled.is_set()
 
     async def aclose(self) -> None:
         self._stop.set()
@@ -143,13 +175,18 @@ class Connection:
                     "failed",
                     f"crashed again after a restart{self._tail_note()}",
                 )
-                self.events.append(f"{self.name} crashed again; it is not restarted a second time")
+                self._event("crash", f"{self.name} crashed again; it is not restarted again")
                 break
             self.restarts += 1
-            self.events.append(f"{self.name} crashed{self._tail_note()}; restarting it once")
-        self._ready.set()
+            self._event("crash", f"{self.name} crashed{self._tail_note()}; restarting it once")
+        if self.status in _UNSETTLED:
+            self.status = "stopped"  # stopped while starting
         self._client = None
         self._on_change(self)
+
+    def _event(self, kind: EventKind, text: str) -> None:
+        self.events.append(ServerEvent(kind, text))
+        del self.events[:-MAX_EVENTS]  # progress arrives often; only the recent ones matter
 
     async def _lifetime(self) -> bool:
         """One run of the server, in its own task so a startup timer can cancel it.
@@ -165,7 +202,6 @@ class Connection:
                 timed_out = True
                 # Said now: stopping the process may take the SDK a few seconds more.
                 self._fail(self._timeout_text())
-                self._ready.set()
                 self._on_change(self)
                 life.cancel()
 
@@ -196,17 +232,23 @@ class Connection:
                 connected = True
                 info = getattr(client, "server_info", None)
                 self.server_version = f"{info.name} {info.version}" if info else ""
-                self._ready.set()
                 self._on_change(self)
                 await self._lifetime_over.wait()
                 self._client = None
         except Exception as exc:  # any failure of a server is its own, never the session's
             if not connected:
-                self._fail(_describe_error(exc))
+                self._fail(_describe_error(exc), needs_login=self._needs_login(exc))
         except BaseExceptionGroup as group:
             if not connected:
-                self._fail(_describe_error(group))
+                self._fail(_describe_error(group), needs_login=self._needs_login(group))
         return connected and not self._stop.is_set()
+
+    def _needs_login(self, exc: BaseException) -> bool:
+        if self.cfg.transport == "stdio":
+            return False
+        from coda.mcp.oauth import LoginRequired
+
+        return find_error(exc, LoginRequired) is not None
 
     def _timeout_text(self) -> str:
         return f"did not finish starting within {self._limits.startup_s:g} s (MCP_TIMEOUT)"
@@ -214,10 +256,9 @@ class Connection:
     def give_up(self, why: str) -> None:
         """Fail before starting (the SDK itself is missing)."""
         self.status, self.error = "failed", why
-        self._ready.set()
 
-    def _fail(self, why: str) -> None:
-        self.status = "needs-auth" if "coda mcp login" in why else "failed"
+    def _fail(self, why: str, *, needs_login: bool = False) -> None:
+        self.status = "needs-auth" if needs_login else "failed"
         self.error = why + self._tail_note()
         self.listing = Listing()
 
@@ -357,9 +398,9 @@ class Connection:
         try:
             await self._refresh(client)
         except Exception as exc:
-            self.events.append(f"{self.name}: refreshing its lists failed: {exc}")
+            self._event("error", f"{self.name}: refreshing its lists failed: {exc}")
             return
-        self.events.append(f"{self.name}: {method.split('/')[1]} list changed")
+        self._event("list", f"{self.name}: {method.split('/')[1]} list changed")
         self._on_change(self)
 
     async def _relisted(self) -> None:
@@ -408,17 +449,14 @@ class Connection:
 
     async def _until_settled(self) -> None:
         """A call made while the server starts (or restarts) waits for it, up to MCP_TIMEOUT."""
-        deadline = asyncio.get_running_loop().time() + self._limits.startup_s + 1
-        while self.status in ("pending", "connecting") or (
-            self.status == "connected" and self._client is None
-        ):
-            if asyncio.get_running_loop().time() > deadline:
-                return
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), self._limits.startup_s + 1)
 
     async def _progress(self, progress: float, total: float | None, message: str | None) -> None:
         done = f"{progress:g}/{total:g}" if total else f"{progress:g}"
-        self.events.append(f"{self.name}: progress {done}" + (f" {message}" if message else ""))
+        self._event(
+            "progress", f"{self.name}: progress {done}" + (f" {message}" if message else "")
+        )
 
     async def _crashed(self, remote: str) -> ToolOutput:
         tail = self._tail_note()
@@ -490,8 +528,7 @@ async def _owned(transport: Any, http: Any) -> Any:
 
 def _describe_error(exc: BaseException) -> str:
     """The innermost useful message: anyio wraps failures in exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
+    exc = innermost(exc)
     if isinstance(exc, FileNotFoundError):
         return f"its command was not found ({exc.filename or exc})"
     text = str(exc) or type(exc).__name__

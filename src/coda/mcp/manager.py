@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coda.mcp.client import Connection, PromptInfo, ResourceInfo
+from coda.mcp.client import Connection, EventKind, PromptInfo, ResourceInfo, ServerEvent
 from coda.mcp.config import McpLimits, ServerConfig
 from coda.mcp.store import approval, set_approval
 from coda.mcp.tools import McpTool
@@ -67,7 +67,6 @@ class McpManager:
         self._import: asyncio.Future[None] | None = None
         self._preload: threading.Thread | None = None
         self._starting: set[asyncio.Future[None]] = set()
-        self._launched: set[str] = set()
         for cfg in servers:
             if self._may_start(cfg):
                 self._connect(cfg)  # not started yet: it offers its cached tools, if any
@@ -144,7 +143,7 @@ class McpManager:
         return conn
 
     def _launch(self, configs: list[ServerConfig]) -> None:
-        fresh = [c for c in configs if c.name not in self._launched]
+        fresh = [c for c in configs if not self._connect(c).started]
         if not fresh:
             return
         if self._import is None:
@@ -152,7 +151,6 @@ class McpManager:
             job = preload.join if preload is not None else import_sdk
             self._import = asyncio.ensure_future(asyncio.to_thread(job))
         for cfg in fresh:
-            self._launched.add(cfg.name)
             conn = self._connect(cfg)
             task = asyncio.ensure_future(self._start_after_import(conn))
             self._starting.add(task)  # a reference, so the task is not collected early
@@ -175,7 +173,6 @@ class McpManager:
         if cfg is None or not self._may_start(cfg):
             raise KeyError(f"no startable MCP server named {name!r}")
         old = self.connections.pop(name, None)
-        self._launched.discard(name)
         if old is not None:
             await old.aclose()
         self._launch([cfg])
@@ -241,12 +238,14 @@ class McpManager:
             raise KeyError(f"no MCP server named {server!r} is running (running: {known})")
         return conn
 
-    def events(self) -> list[str]:
-        """Crashes, restarts and list changes since the last call: for the person."""
-        out: list[str] = []
+    def events(self, *kinds: EventKind) -> list[ServerEvent]:
+        """The servers' events of these kinds (crashes, errors and list changes when none are
+        named), taken out so each is told once."""
+        wanted = kinds or ("crash", "error", "list")
+        out: list[ServerEvent] = []
         for conn in self.connections.values():
-            out.extend(e for e in conn.events if "progress" not in e)
-            conn.events.clear()
+            out.extend(e for e in conn.events if e.kind in wanted)
+            conn.events[:] = [e for e in conn.events if e.kind not in wanted]
         return out
 
     def statuses(self) -> list[ServerStatus]:

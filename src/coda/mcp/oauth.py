@@ -21,10 +21,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from coda.config import data_dir
+from coda.mcp.errors import find_error, innermost
 
 if TYPE_CHECKING:
     import httpx2
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from coda.mcp.config import ServerConfig
 
 log = logging.getLogger(__name__)
-_E = TypeVar("_E", bound=BaseException)
 
 FILE_VERSION = 1
 # A token read back from disk counts as expired this long before its stated expiry, so it is
@@ -120,12 +120,12 @@ async def login(
         with anyio.fail_after(timeout):
             await _connect_once(cfg, auth)
     except Exception as exc:  # anyio's groups included; a cancellation passes through
-        if _find(exc, TimeoutError) is not None:
+        if find_error(exc, TimeoutError) is not None:
             raise OAuthError(
                 f"login to MCP server '{cfg.name}' timed out after {timeout:g} s "
                 "(the browser never came back to coda)"
             ) from None
-        found = _find(exc, OAuthError)
+        found = find_error(exc, OAuthError)
         if found is not None:
             raise found from None
         raise OAuthError(f"login to MCP server '{cfg.name}' failed: {_describe(exc)}") from exc
@@ -452,28 +452,8 @@ def url_opener(out: TextIO) -> Callable[[str], None]:
     return open_url
 
 
-def _find(exc: BaseException, kind: type[_E]) -> _E | None:
-    """The first `kind` in `exc`, its exception groups and its causes."""
-    seen: set[int] = set()
-    stack = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kind):
-            return current
-        if isinstance(current, BaseExceptionGroup):
-            stack.extend(current.exceptions)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                stack.append(linked)
-    return None
-
-
 def _describe(exc: BaseException) -> str:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+    exc = innermost(exc)
     return str(exc) or type(exc).__name__
 
 

@@ -47,7 +47,7 @@ async def show_servers(repl: Repl, arg: str) -> None:
             for line in status.detail.splitlines():
                 screen.text(f"    {line}", "dim" if status.status == "connected" else "red")
     for event in manager.events():
-        screen.text(f"  {g.dot} {event}", "dim")
+        screen.text(f"  {g.dot} {event.text}", "dim")
     prompts = manager.prompts()
     if prompts:
         from coda.mcp.prompts import prompt_usage
@@ -110,7 +110,8 @@ def _show_tools(repl: Repl, manager: McpManager, server: str | None) -> None:
         return
     for tool in tools:
         first = tool.description.splitlines()[0] if tool.description else ""
-        repl.screen.text(f"  {tool.name}  {first}")
+        hint = " (says it is read-only; still asks)" if tool.read_only_hint else ""
+        repl.screen.text(f"  {tool.name}{hint}  {first}")
 
 
 async def run_prompt(repl: Repl, name: str, arg: str) -> bool:
@@ -176,11 +177,10 @@ async def attach_mcp(repl: Repl, attached: Attached) -> None:
     attached.prompt = resources.prompt
     attached.files += resources.attached
     attached.problems += resources.problems
-    for event in manager.events():
-        # List changes are routine (many servers send one right after starting): /mcp
-        # shows them; crashes and restarts are said here.
-        if "list changed" not in event:
-            repl.screen.text(f"  {repl.glyphs.dot} {event}", "dim")
+    # List changes are routine (many servers send one right after starting): /mcp shows
+    # them; crashes and errors are said here.
+    for event in manager.events("crash", "error"):
+        repl.screen.text(f"  {repl.glyphs.dot} {event.text}", "dim")
 
 
 def mcp_offers(repl: Repl) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
