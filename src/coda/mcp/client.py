@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 from coda.mcp.config import McpLimits, ServerConfig
 from coda.mcp.errors import find_error, innermost
 from coda.mcp.tools import McpTool, clean_schema, convert_result, describe, tool_name
+from coda.mcp.transports import StderrLog, open_transport
 from coda.messages import JsonObject
 from coda.tools.base import ToolOutput
 
@@ -29,7 +28,6 @@ Status = Literal["pending", "connecting", "connected", "failed", "needs-auth", "
 _UNSETTLED: tuple[Status, ...] = ("pending", "connecting")
 EventKind = Literal["progress", "list", "crash", "error"]
 MAX_EVENTS = 100
-STDERR_TAIL = 2_000
 SAMPLING_REFUSAL = (
     "coda does not let MCP servers use its model (sampling is refused): the person's model "
     "and budget serve their own prompts only"
@@ -99,8 +97,7 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._lifetime_over = asyncio.Event()
-        self._stderr_path: Path | None = None
-        self._errlog: TextIO | None = None
+        self._stderr = StderrLog(cfg.name)
         self._spent = 0.0
         self._relisting: set[asyncio.Task[None]] = set()
         from coda.mcp.cache import cache_path, load_tools
@@ -159,11 +156,7 @@ class Connection:
                 with contextlib.suppress(BaseException):
                     await self._task
         self.status = "stopped" if self.status == "connected" else self.status
-        if self._errlog is not None:
-            self._errlog.close()
-        if self._stderr_path is not None:
-            with contextlib.suppress(OSError):
-                self._stderr_path.unlink()
+        self._stderr.close()
 
     async def _run(self) -> None:
         while not self._stop.is_set():
@@ -273,7 +266,7 @@ class Connection:
             return types.ErrorData(code=types.INVALID_REQUEST, message=SAMPLING_REFUSAL)
 
         client = Client(
-            self._transport(),
+            open_transport(self.cfg, self._env, self._cwd, self._stderr),
             mode="legacy",  # every server released so far speaks the initialize handshake
             message_handler=self._on_message,
             sampling_callback=refuse_sampling,
@@ -283,36 +276,6 @@ class Connection:
             cache=None,  # lists are refreshed on list_changed, never served stale
         )
         return await stack.enter_async_context(client)
-
-    def _transport(self) -> Any:
-        cfg = self.cfg
-        if cfg.transport == "stdio":
-            from mcp.client.stdio import StdioServerParameters, stdio_client
-
-            if self._errlog is None:
-                fd, name = tempfile.mkstemp(prefix=f"coda-mcp-{cfg.name}-", suffix=".stderr")
-                self._stderr_path = Path(name)
-                # The server writes its stderr here; /mcp shows the tail when it fails.
-                self._errlog = os.fdopen(fd, "w", encoding="utf-8")
-            errlog = self._errlog
-            params = StdioServerParameters(
-                command=cfg.command, args=list(cfg.args), env=dict(cfg.env) or None, cwd=self._cwd
-            )
-            return stdio_client(params, errlog=errlog)
-        from coda.mcp.oauth import http_auth
-
-        # Never a browser while servers start (the startup timeout would cut it short): a
-        # server that needs a login says so, and `/mcp login` or `coda mcp login` does it.
-        auth = http_auth(cfg, self._env, interactive=False)
-        if cfg.transport == "sse":
-            from mcp.client.sse import sse_client
-
-            return sse_client(cfg.url, headers=dict(cfg.headers), auth=auth)
-        from mcp.client.streamable_http import streamable_http_client
-        from mcp.shared._httpx_utils import create_mcp_http_client
-
-        http = create_mcp_http_client(headers=dict(cfg.headers), auth=auth)
-        return _owned(streamable_http_client(cfg.url, http_client=http), http)
 
     async def _refresh(self, client: Any) -> None:
         """List tools, prompts and resources (each only if the server offers it)."""
@@ -499,31 +462,8 @@ class Connection:
         result = await client.get_prompt(name, arguments)
         return list(result.messages)
 
-    def stderr_tail(self) -> str:
-        if self._stderr_path is None:
-            return ""
-        try:
-            with open(self._stderr_path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - STDERR_TAIL))
-                return f.read().decode("utf-8", "replace").strip()
-        except OSError:
-            return ""
-
     def _tail_note(self) -> str:
-        tail = self.stderr_tail()
-        if not tail:
-            return ""
-        lines = tail.splitlines()[-8:]
-        return "; its stderr ends with:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-@contextlib.asynccontextmanager
-async def _owned(transport: Any, http: Any) -> Any:
-    """The streamable HTTP transport with an HTTP client it does not close itself."""
-    async with http, transport as streams:
-        yield streams
+        return self._stderr.note()
 
 
 def _describe_error(exc: BaseException) -> str:
