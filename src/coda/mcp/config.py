@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -120,12 +120,9 @@ def configured_servers(cwd: Path, env: Mapping[str, str]) -> tuple[list[ServerCo
     and warnings about files that could not be read."""
     servers: list[ServerConfig] = []
     warnings: list[str] = []
-    for scope in SCOPES:
-        path = scope_file(cwd, env, scope)
-        try:
-            entries = _scope_entries(path, cwd, scope)
-        except SettingsError as exc:
-            warnings.append(f"{exc}; its MCP servers are skipped")
+    for scope, path, entries in _read_scopes(cwd, env):
+        if isinstance(entries, SettingsError):
+            warnings.append(f"{entries}; its MCP servers are skipped")
             continue
         for name, entry in entries.items():
             servers.append(_disk_server(name, entry, scope, path, env))
@@ -137,13 +134,7 @@ def has_servers(cwd: Path, env: Mapping[str, str], cli_configs: Sequence[str] = 
     be read counts, so that load_servers gets to warn about it."""
     if cli_configs:
         return True
-    for scope in SCOPES:
-        try:
-            if _scope_entries(scope_file(cwd, env, scope), cwd, scope):
-                return True
-        except SettingsError:
-            return True
-    return False
+    return any(entries for _, _, entries in _read_scopes(cwd, env))
 
 
 def scope_file(cwd: Path, env: Mapping[str, str], scope: Scope) -> Path:
@@ -155,8 +146,31 @@ def scope_file(cwd: Path, env: Mapping[str, str], scope: Scope) -> Path:
     return user_file(env)
 
 
-def _scope_entries(path: Path, cwd: Path, scope: Scope) -> dict[str, Any]:
-    data = read_json(path)
+def _read_scopes(
+    cwd: Path, env: Mapping[str, str]
+) -> Iterator[tuple[Scope, Path, dict[str, Any] | SettingsError]]:
+    """Each scope's server entries, or the error that kept them out. The local and user
+    scopes share one file, which is read once."""
+    files: dict[Path, dict[str, Any] | SettingsError | None] = {}
+    for scope in SCOPES:
+        path = scope_file(cwd, env, scope)
+        if path not in files:
+            try:
+                files[path] = read_json(path)
+            except SettingsError as exc:
+                files[path] = exc
+        data = files[path]
+        try:
+            if isinstance(data, SettingsError):
+                raise data
+            yield scope, path, _scope_entries(data, path, cwd, scope)
+        except SettingsError as exc:
+            yield scope, path, exc
+
+
+def _scope_entries(
+    data: dict[str, Any] | None, path: Path, cwd: Path, scope: Scope
+) -> dict[str, Any]:
     if data is None:
         return {}
     where = "mcpServers"
@@ -393,7 +407,7 @@ def remove_server(
     written: list[Path] = []
     for each in (scope,) if scope is not None else SCOPES:
         path = scope_file(cwd, env, each)
-        if name not in _scope_entries(path, cwd, each):
+        if name not in _scope_entries(read_json(path), path, cwd, each):
             continue
 
         def drop(data: dict[str, Any], each: Scope = each, path: Path = path) -> None:

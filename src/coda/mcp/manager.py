@@ -16,7 +16,7 @@ from typing import Any
 
 from coda.mcp.client import Connection, EventKind, PromptInfo, ResourceInfo, ServerEvent
 from coda.mcp.config import McpLimits, ServerConfig
-from coda.mcp.store import approval, set_approval
+from coda.mcp.store import approvals, set_approval
 from coda.mcp.tools import McpTool
 
 
@@ -55,8 +55,10 @@ class McpManager:
         settings_decide: Callable[[str], bool | None] | None = None,
     ) -> None:
         self._cwd = cwd
-        # Settings (enableAllProjectMcpServers, enabled/disabledMcpjsonServers) come first.
+        # Settings (enableAllProjectMcpServers, enabled/disabledMcpjsonServers) come first,
+        # then this project's answers, read once and kept in step by decide().
         self._settings_decide = settings_decide
+        self._approvals = approvals(cwd, env)
         self._env = env
         self.limits = limits
         self.configs = {s.name: s for s in servers}
@@ -100,7 +102,7 @@ class McpManager:
             decided = self._settings_decide(name)
             if decided is not None:
                 return decided
-        return approval(self._cwd, self._env, name)
+        return self._approvals.get(name)
 
     def _may_start(self, cfg: ServerConfig) -> bool:
         if cfg.error is not None:
@@ -112,6 +114,7 @@ class McpManager:
     def decide(self, names: list[str], approved: bool) -> None:
         """The person's answer for project servers: remembered for this project."""
         set_approval(self._cwd, self._env, names, approved)
+        self._approvals.update(dict.fromkeys(names, approved))
         if approved and self._started:
             self._launch([self.configs[n] for n in names if n in self.configs])
 

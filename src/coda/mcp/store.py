@@ -18,19 +18,23 @@ from coda.config import SettingsError, config_dir, write_atomically
 USER_FILE = "mcp.json"
 
 
-def approval(cwd: Path, env: Mapping[str, str], name: str) -> bool | None:
-    """True if the project server was approved here, False if rejected, None if never asked."""
+def approvals(cwd: Path, env: Mapping[str, str]) -> dict[str, bool]:
+    """This project's answers: True for an approved `.mcp.json` server, False for a rejected
+    one; a server never asked about is absent."""
     try:
         project = project_entry(read_json(user_file(env)) or {}, cwd)
     except SettingsError:
-        return None
+        return {}
     if project is None:
-        return None
-    if name in _names(project, "rejectedServers"):
-        return False
-    if name in _names(project, "approvedServers"):
-        return True
-    return None
+        return {}
+    answers = dict.fromkeys(_names(project, "approvedServers"), True)
+    answers.update(dict.fromkeys(_names(project, "rejectedServers"), False))  # a no wins
+    return answers
+
+
+def approval(cwd: Path, env: Mapping[str, str], name: str) -> bool | None:
+    """True if the project server was approved here, False if rejected, None if never asked."""
+    return approvals(cwd, env).get(name)
 
 
 def set_approval(cwd: Path, env: Mapping[str, str], names: Iterable[str], approved: bool) -> None:
