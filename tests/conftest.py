@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,3 +19,12 @@ def model_server() -> Iterator[ModelServer]:
     with ModelServer() as server:
         yield server
         server.assert_clean()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty home directory for a coda subprocess (tests.helpers.clean_env points
+    HOME, CODA_CONFIG_DIR and CODA_DATA_DIR into it)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path

@@ -27,6 +27,15 @@ class Run:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
+def git_repo(root: Path, files: dict[str, str] | None = None) -> Path:
+    """A fresh git repository at `root` holding `files` (path: text), not committed."""
+    root.mkdir(parents=True)
+    for name, text in (files or {}).items():
+        (root / name).write_text(text)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
 def clean_env(home: Path) -> dict[str, str]:
     """An environment with no provider keys and private config and data directories."""
     env = {

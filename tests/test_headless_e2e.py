@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import platform
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tests.fakes.script import (
     ToolUse,
     Usage,
 )
-from tests.helpers import anthropic_env, clean_env, result_text, run_coda, tool_results
+from tests.helpers import anthropic_env, clean_env, git_repo, result_text, run_coda, tool_results
 
 OLD_SONNET = "claude-3-7-sonnet-20250219"
 ALL_TOOLS = [
@@ -35,19 +34,13 @@ ALL_TOOLS = [
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "README.md").write_text("# demo\nA tiny calculator.\n")
-    (root / "calc.py").write_text("def add(a, b):\n    return a + b\n")
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
+    return git_repo(
+        tmp_path / "repo",
+        {
+            "README.md": "# demo\nA tiny calculator.\n",
+            "calc.py": "def add(a, b):\n    return a + b\n",
+        },
+    )
 
 
 def test_two_turn_read_then_answer(model_server: ModelServer, repo: Path, home: Path) -> None:

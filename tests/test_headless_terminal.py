@@ -27,12 +27,6 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
-
-
 def test_thinking_streams_dimmed_on_a_terminal(
     model_server: ModelServer, repo: Path, home: Path
 ) -> None:

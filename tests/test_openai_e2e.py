@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.model_server import ModelServer
 from tests.fakes.script import HTTPFault, Reply, Text, Thinking, ToolUse, Usage
-from tests.helpers import clean_env, openai_env, run_coda
+from tests.helpers import clean_env, git_repo, openai_env, run_coda
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "main.py").write_text("print('hello')\n")
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
+    return git_repo(tmp_path / "repo", {"main.py": "print('hello')\n"})
 
 
 def test_tool_loop_over_chat_completions(model_server: ModelServer, repo: Path, home: Path) -> None:

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.model_server import ModelServer
 from tests.fakes.script import Reply, ToolUse
-from tests.helpers import anthropic_env, result_text, run_coda, tool_results
+from tests.helpers import anthropic_env, git_repo, result_text, run_coda, tool_results
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    (root / "app.py").write_text("print('hi')\n")
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
+    return git_repo(tmp_path / "repo", {"app.py": "print('hi')\n"})
 
 
 def permission_lines(stdout: str) -> list[dict[str, object]]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,14 @@ import pytest
 from coda.providers.catalog import get_model_info
 from tests.fakes.model_server import ModelServer
 from tests.fakes.script import Reply, Text, Thinking, ToolUse, Usage
-from tests.helpers import anthropic_env, run_coda
+from tests.helpers import anthropic_env, git_repo, run_coda
 
 SONNET = "claude-sonnet-5-5"
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "notes.txt").write_text("hello\n")
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
+    return git_repo(tmp_path / "repo", {"notes.txt": "hello\n"})
 
 
 def _transcripts(home: Path) -> list[Path]:

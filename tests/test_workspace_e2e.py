@@ -9,21 +9,12 @@ import pytest
 
 from tests.fakes.model_server import ModelServer
 from tests.fakes.script import Reply, ToolUse
-from tests.helpers import anthropic_env, result_text, run_coda, tool_results
+from tests.helpers import anthropic_env, git_repo, result_text, run_coda, tool_results
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
+    return git_repo(tmp_path / "repo")
 
 
 def test_edit_keeps_crlf_and_latin1_bytes(

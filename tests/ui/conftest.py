@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.model_server import ModelServer
-from tests.helpers import anthropic_env
+from tests.helpers import anthropic_env, git_repo
 from tests.ui.tmux import Terminal, have_tmux
 
 StartCoda = Callable[..., Terminal]
@@ -17,18 +16,7 @@ StartCoda = Callable[..., Terminal]
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "notes.txt").write_text("alpha\nbeta\n")
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    return root
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
+    return git_repo(tmp_path / "repo", {"notes.txt": "alpha\nbeta\n"})
 
 
 @pytest.fixture
