@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from coda.config import SettingsError
+from coda.git_exclude import ensure_git_exclude
 from coda.permissions.rules import RuleError, bash_rule_matches, path_rule_matches
-from coda.settings import Settings, ensure_git_exclude, load_settings, save_local_rule
+from coda.settings import LOCAL_SETTINGS, Settings, load_settings, save_local_rule
 
 
 @pytest.fixture
@@ -391,4 +392,4 @@ def test_exclude_from_a_subdirectory_and_a_worktree(project: Path, tmp_path: Pat
     # Worktrees share the main repository's info/exclude.
     assert exclude.read_text().splitlines().count(".coda/settings.local.json") == 1
     assert git(worktree, "status", "--porcelain", "--untracked-files=all") == ""
-    assert ensure_git_exclude(worktree) is None
+    assert ensure_git_exclude(worktree, LOCAL_SETTINGS) is None

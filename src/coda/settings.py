@@ -20,13 +20,13 @@ beats ask beats allow at decision time, so no layer can lift a managed deny.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 from coda.config import SettingsError, config_dir, write_atomically
+from coda.git_exclude import ensure_git_exclude
 from coda.permissions.base import MODES, Behavior, Mode
 from coda.permissions.rules import Rule, RuleError, parse_rule
 
@@ -135,7 +135,7 @@ def load_settings(
             settings.files.append(source.path)
         _merge(settings, _Layer(source).read())
     if (cwd / LOCAL_SETTINGS).is_file():
-        warning = ensure_git_exclude(cwd)
+        warning = ensure_git_exclude(cwd, LOCAL_SETTINGS)
         if warning:
             settings.warnings.append(warning)
     return settings
@@ -489,48 +489,5 @@ def save_local_rule(cwd: Path, rule_text: str, behavior: Behavior = "allow") -> 
     if rule.text not in rules:
         rules.append(rule.text)
         write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    ensure_git_exclude(Path(cwd))
+    ensure_git_exclude(Path(cwd), LOCAL_SETTINGS)
     return path
-
-
-def ensure_git_exclude(cwd: Path) -> str | None:
-    """List `.coda/settings.local.json` in the repository's info/exclude, once.
-
-    Does nothing outside a git work tree. Returns a warning if the entry could not be
-    written (coda still runs; the person should know their local rules may get committed).
-    """
-    try:
-        found = subprocess.run(
-            [
-                "git",
-                "rev-parse",
-                "--path-format=absolute",
-                "--is-inside-work-tree",
-                "--git-common-dir",
-                "--show-prefix",
-            ],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return None  # no git: nothing to keep the file out of
-    lines = found.stdout.splitlines()
-    if found.returncode != 0 or len(lines) < 2 or lines[0] != "true":
-        return None
-    # The exclude file is shared by all worktrees, so it lives in the common git dir.
-    exclude = Path(lines[1]) / "info" / "exclude"
-    prefix = lines[2] if len(lines) > 2 else ""
-    entry = prefix + LOCAL_SETTINGS.as_posix()  # has a slash, so anchored at the top
-    try:
-        existing = exclude.read_text("utf-8") if exclude.exists() else ""
-        if entry in existing.splitlines():
-            return None
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        separator = "" if not existing or existing.endswith("\n") else "\n"
-        with exclude.open("a", encoding="utf-8") as handle:
-            handle.write(f"{separator}{entry}\n")
-    except OSError as exc:
-        return f"{exclude}: could not add {entry} ({exc}); your local settings may get committed"
-    return None
