@@ -15,7 +15,7 @@ from coda.permissions.policy import DecisionRecord
 from coda.permissions.prompter import NeverAsk
 from coda.providers.base import ConfigurationError
 from coda.ui.headless import HeadlessWriter, OutputFormat, RunSummary
-from coda.wiring import RunOptions, Wired, wire_session
+from coda.wiring import RunOptions, Wired, release, wire_session
 
 if TYPE_CHECKING:
     from coda.mcp.manager import McpManager
@@ -147,6 +147,5 @@ async def _run(wired: Wired, prompt: str, writer: HeadlessWriter, cwd: Path) -> 
     finally:
         if wired.session.log is not None:
             wired.session.log.close()
-        # Background jobs and the shell end with the session, even on Ctrl-C.
-        await wired.session.tool_ctx.aclose()
-        await wired.setup.provider.aclose()
+        # Background jobs, the shell and MCP servers end with the session, even on Ctrl-C.
+        await release(wired)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -209,6 +210,32 @@ def _mcp(
         if cfg.error is not None:
             notices.append(f"the MCP server {cfg.name} is not started: {cfg.error}")
     return manager
+
+
+def carry_over(old: Wired, new: Wired) -> None:
+    """A rebuilt session (another model, plan mode, /resume) keeps the rules added so far,
+    what the tools know (files read, todos, fetched pages) and what they run (the shell,
+    background jobs, the MCP servers)."""
+    config, old_config = new.policy.config, old.policy.config
+    config.allow, config.ask, config.deny = old_config.allow, old_config.ask, old_config.deny
+    ctx, old_ctx = new.session.tool_ctx, old.session.tool_ctx
+    ctx.read_files = old_ctx.read_files
+    ctx.todos[:] = old_ctx.todos
+    ctx.web_cache = old_ctx.web_cache
+    for name in ("shell", "jobs", "mcp"):
+        if name in old_ctx.resources:
+            ctx.resources[name] = old_ctx.resources.pop(name)
+    if old.mcp is not None:
+        bind_mcp(new, old.mcp)  # the running servers carry over; new's unstarted ones go
+
+
+async def release(wired: Wired) -> None:
+    """End what a session started: its tools' processes (shell, jobs, MCP servers) and the
+    provider's connections. Safe to call twice; a failure while closing is not raised."""
+    with contextlib.suppress(Exception):
+        await wired.session.tool_ctx.aclose()
+    with contextlib.suppress(Exception):
+        await wired.setup.provider.aclose()
 
 
 def bind_mcp(wired: Wired, manager: McpManager) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -182,12 +180,10 @@ class Repl:
         if self._wiring is not None and not self._wiring.done():
             with contextlib.suppress(Exception):
                 await self._wiring
-        if self._wired is None:
-            return
-        with contextlib.suppress(Exception):
-            await self.session.tool_ctx.aclose()
-        with contextlib.suppress(Exception):
-            await self.wired.setup.provider.aclose()
+        if self._wired is not None:
+            from coda.wiring import release
+
+            await release(self._wired)
 
     # -- the loop
 
@@ -433,20 +429,9 @@ class Repl:
 
     def _swap(self, old: Wired, new: Wired, run: RunOptions) -> None:
         from coda.resume import ResumeRequest
+        from coda.wiring import carry_over, release
 
-        config, old_config = new.policy.config, old.policy.config
-        config.allow, config.ask, config.deny = old_config.allow, old_config.ask, old_config.deny
-        ctx, old_ctx = new.session.tool_ctx, old.session.tool_ctx
-        ctx.read_files = old_ctx.read_files
-        ctx.todos[:] = old_ctx.todos
-        ctx.web_cache = old_ctx.web_cache
-        for name in ("shell", "jobs", "mcp"):
-            if name in old_ctx.resources:
-                ctx.resources[name] = old_ctx.resources.pop(name)
-        if old.mcp is not None:
-            from coda.wiring import bind_mcp
-
-            bind_mcp(new, old.mcp)  # the running servers carry over; new's unstarted ones go
+        carry_over(old, new)
         self.past_totals.append(old.session.totals)
         # The resume (or not) is done; a later rebuild must not read the transcript again.
         self._run_options = replace(run, resume=ResumeRequest())
@@ -454,13 +439,7 @@ class Repl:
         self._shown_notices = 0
         self._shown_session_notices = 0
 
-        async def _close_old() -> None:
-            with contextlib.suppress(Exception):
-                await old_ctx.aclose()
-            with contextlib.suppress(Exception):
-                await old.setup.provider.aclose()
-
-        task = asyncio.ensure_future(_close_old())
+        task = asyncio.ensure_future(release(old))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -510,18 +489,9 @@ class Repl:
         self._shown_session_notices = len(self.session.notices)
 
     def _report_bug(self, error: BaseException) -> None:
-        from coda.config import data_dir
+        from coda.ui.crash import record_crash
 
-        log = data_dir(self.env) / "crash.log"
-        where = ""
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("a", encoding="utf-8") as f:
-                f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} coda {__version__}\n")
-                f.write("".join(traceback.format_exception(error)))
-            where = f" (details in {log})"
-        except OSError:
-            pass
+        where = record_crash(self.env, error)
         self.screen.text(
             f"{self.glyphs.error} coda hit a bug and stopped this turn: "
             f"{type(error).__name__}: {error}{where}. The conversation is intact.",
