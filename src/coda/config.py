@@ -24,10 +24,12 @@ def data_dir(env: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_data_dir("coda", appauthor=False))
 
 
-def write_atomically(path: Path, text: str, *, new_mode: int | None = None) -> None:
+def write_atomically(
+    path: Path, text: str, *, new_mode: int | None = None, private: bool = False
+) -> None:
     """Replace `path` with `text` in one step (temp file, fsync, rename), so a crash leaves
     the old file or the new one. An existing file keeps its mode; a new one gets `new_mode`,
-    or 0600 (private) when none is given."""
+    or 0600 when none is given. `private` makes it 0600 whatever it was (tokens)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -35,9 +37,10 @@ def write_atomically(path: Path, text: str, *, new_mode: int | None = None) -> N
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
+        # mkstemp made the file 0600: a private file stays so.
+        if not private and path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
-        elif new_mode is not None:
+        elif not private and new_mode is not None:
             os.chmod(tmp, new_mode)
         os.replace(tmp, path)
     except BaseException:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 import socket
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from coda.config import data_dir
+from coda.config import data_dir, write_atomically
 from coda.mcp.errors import find_error, innermost
 
 if TYPE_CHECKING:
@@ -208,18 +207,7 @@ def write_private(path: Path, text: str) -> None:
     """Replace `path` atomically with a file only its owner can read, in a directory likewise."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)  # mkdir's mode is masked by umask, and the dir may predate us
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomically(path, text, private=True)
 
 
 def _provider(
