@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from coda.mcp.config import ServerConfig
     from coda.mcp.manager import McpManager
     from coda.ui.mentions import Attached
     from coda.ui.repl import Repl
@@ -68,31 +69,8 @@ async def _restart(repl: Repl, manager: McpManager, name: str, *, login: bool) -
     if cfg is None:
         repl.screen.text(f"{g.error} no MCP server named {name!r}", "red")
         return
-    if login:
-        import io
-
-        from coda.mcp.oauth import login as oauth_login
-        from coda.mcp.oauth import url_opener
-
-        shown = io.StringIO()
-
-        def open_url(url: str) -> None:
-            url_opener(shown)(url)
-            repl.screen.text(shown.getvalue().rstrip(), "yellow")
-
-        async def authorize() -> bool:
-            await oauth_login(cfg, repl.env, open_url=open_url, timeout=300)
-            return True
-
-        try:
-            done = await repl.run_interruptibly(
-                authorize(), f"Waiting for the browser ({name})", repair=False
-            )
-        except Exception as exc:  # OAuthError says what went wrong
-            repl.screen.text(f"{g.error} {name}: {exc}", "red")
-            return
-        if done is None:
-            return
+    if login and not await _log_in(repl, cfg):
+        return
     try:
         await repl.run_interruptibly(manager.reconnect(name), f"Starting {name}", repair=False)
     except Exception as exc:  # a refusal to start, or the login's failure: say it, go on
@@ -101,6 +79,31 @@ async def _restart(repl: Repl, manager: McpManager, name: str, *, login: bool) -
     status = next(s for s in manager.statuses() if s.name == name)
     style = "green" if status.status == "connected" else "red"
     repl.screen.text(f"  {name}: {status.status} {status.detail}".rstrip(), style)
+
+
+async def _log_in(repl: Repl, cfg: ServerConfig) -> bool:
+    """Authorize coda with a remote server in the browser; False (said why) if it did not."""
+    import io
+
+    from coda.mcp.oauth import login, url_opener
+
+    def open_url(url: str) -> None:
+        shown = io.StringIO()
+        url_opener(shown)(url)
+        repl.screen.text(shown.getvalue().rstrip(), "yellow")
+
+    async def authorize() -> bool:
+        await login(cfg, repl.env, open_url=open_url, timeout=300)
+        return True
+
+    try:
+        done = await repl.run_interruptibly(
+            authorize(), f"Waiting for the browser ({cfg.name})", repair=False
+        )
+    except Exception as exc:  # OAuthError says what went wrong
+        repl.screen.text(f"{repl.glyphs.error} {cfg.name}: {exc}", "red")
+        return False
+    return done is not None
 
 
 def _show_tools(repl: Repl, manager: McpManager, server: str | None) -> None:
