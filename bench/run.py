@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import compile_coda, report  # noqa: E402
+from bench.common import compile_coda, report, scripted_server  # noqa: E402
 from tests.fakes.model_server import ModelServer  # noqa: E402
 from tests.fakes.script import item_from_json  # noqa: E402
 
@@ -96,20 +96,9 @@ def headless_figures(runs: int, coda: str, repo: Path, home: Path) -> dict[str, 
     """
     env = _bench_env(home)
     script = home / "script.json"
-    script.write_text(json.dumps(TWO_TURN))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes", "--script", str(script), "--repeat"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        env["ANTHROPIC_BASE_URL"] = server.stdout.readline().strip()
+    with scripted_server(TWO_TURN, script) as url:
+        env["ANTHROPIC_BASE_URL"] = url
         timing = time_command([coda, *PROMPT], runs=runs, cwd=repo, env=env)
-    finally:
-        server.terminate()
-        server.wait()
     # The request size is deterministic; read it off an in-process server that records it.
     with ModelServer() as recorder:
         recorder.enqueue(*(item_from_json(item) for item in TWO_TURN))

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import compile_coda, report  # noqa: E402
+from bench.common import compile_coda, report, scripted_server  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -245,20 +245,8 @@ def memory_figures(turns: int, repo: Path, home: Path) -> dict[str, Any]:
         {"blocks": [{"type": "tool_use", "name": "Read", "input": {"file_path": "README.md"}}]},
         answer,
     ]
-    script.write_text(json.dumps(items))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes", "--script", str(script), "--repeat"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        env = coda_env(home, server.stdout.readline().strip())
-        return asyncio.run(_turns(turns, repo, env))
-    finally:
-        server.terminate()
-        server.wait()
+    with scripted_server(items, script) as url:
+        return asyncio.run(_turns(turns, repo, coda_env(home, url)))
 
 
 async def _turns(turns: int, repo: Path, env: dict[str, str]) -> dict[str, Any]:
